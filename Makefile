@@ -1,0 +1,45 @@
+# homecheck: `make run` measures this machine, `make test` runs the test suite.
+# Both create .venv and install the project; as root on Debian they also apt-get the system
+# packages they need (PortAudio for the microphone; the test tools for the tests).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# What `homecheck run` needs from the OS.
+RUN_DEBS  := libportaudio2
+# What the tests need on top: the link lab (iproute2, iperf3, iptables, ethtool), the virtual
+# microphone (pulseaudio, sox, espeak-ng) and a real browser for the HTML report.
+TEST_DEBS := $(RUN_DEBS) iproute2
+
+.PHONY: run test lint install run-debs test-debs clean
+
+run: install run-debs
+	@# 1 (not ready) and 2 (incomplete) are answers, not errors of `make`.
+	@$(BIN)/homecheck run; code=$$?; echo "homecheck exit code: $$code"; [ $$code -le 2 ]
+
+test: install test-debs
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+run-debs:
+	@scripts/apt-ensure $(RUN_DEBS)
+
+test-debs:
+	@scripts/apt-ensure $(TEST_DEBS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

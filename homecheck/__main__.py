@@ -1,0 +1,3 @@
+from homecheck.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,170 @@
+"""The shared vocabulary: measurements, probe results, requirements, findings and the report.
+
+Everything here is a frozen dataclass or an enum. Probes produce `ProbeResult`s, the aggregator turns
+them plus a `Profile` into `Finding`s, and the renderers read a finished `Report`. Nothing in this
+module does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TypeAlias
+
+# A measured value: a number (with a unit), a yes/no, or a category such as "wired".
+Value: TypeAlias = float | bool | str
+
+# JSON-compatible extra facts a probe reports beside its metrics (top processes, device lists ...).
+JSONScalar: TypeAlias = str | int | float | bool | None
+JSON: TypeAlias = JSONScalar | Sequence["JSON"] | Mapping[str, "JSON"]
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    NOT_MEASURED = "not_measured"
+
+
+class Level(StrEnum):
+    """How much a requirement matters: a failed `recommended` line only warns."""
+
+    REQUIRED = "required"
+    RECOMMENDED = "recommended"
+
+
+@dataclass(frozen=True)
+class Series:
+    """A time series for charts: `points` are (seconds since the probe started, value)."""
+
+    name: str
+    unit: str
+    points: tuple[tuple[float, float], ...]
+    # Named spans of the time axis, e.g. ("download", 3.0, 8.0) for load phases.
+    phases: tuple[tuple[str, float, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One number (or flag, or category) with its unit and the raw samples behind it."""
+
+    metric: str
+    value: Value
+    unit: str
+    samples: tuple[float, ...] = ()
+    # How it was measured when that matters to a reader, e.g. "UDP echo, 50 packets/s".
+    method: str = ""
+
+
+@dataclass(frozen=True)
+class Unmeasured:
+    """A metric a probe is responsible for but could not measure, and why (plain language)."""
+
+    metric: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What one probe returned. A probe that could not measure at all sets `reason`."""
+
+    probe: str
+    measurements: tuple[Measurement, ...] = ()
+    unmeasured: tuple[Unmeasured, ...] = ()
+    series: tuple[Series, ...] = ()
+    details: Mapping[str, JSON] = field(default_factory=dict)
+    reason: str | None = None
+    duration_s: float = 0.0
+    # True when the probe was cut short (Ctrl-C, time bound, link lost) and kept what it had.
+    partial: bool = False
+
+    def measurement(self, metric: str) -> Measurement | None:
+        return next((m for m in self.measurements if m.metric == metric), None)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One line of a profile, keyed by metric id.
+
+    Numbers: `min`/`max` are the pass limits; `warn_min`/`warn_max` the stricter levels below/above
+    which a passing value still warns. Flags and categories: `allowed` lists acceptable values.
+    """
+
+    metric: str
+    label: str
+    advice: str
+    level: Level = Level.REQUIRED
+    min: float | None = None
+    max: float | None = None
+    warn_min: float | None = None
+    warn_max: float | None = None
+    allowed: tuple[bool | str, ...] = ()
+
+    def describe(self, unit: str) -> str:
+        """The limit in words, e.g. "at least 25 Mbit/s (ideally 50)"."""
+        if self.allowed:
+            return "one of: " + ", ".join(_word(v) for v in self.allowed)
+        suffix = f" {unit}" if unit else ""
+        parts = []
+        if self.min is not None:
+            ideal = f" (ideally {_num(self.warn_min)}+)" if self.warn_min is not None else ""
+            parts.append(f"at least {_num(self.min)}{suffix}{ideal}")
+        if self.max is not None:
+            ideal = f" (ideally under {_num(self.warn_max)})" if self.warn_max is not None else ""
+            parts.append(f"at most {_num(self.max)}{suffix}{ideal}")
+        if not parts and self.warn_min is not None:
+            parts.append(f"ideally at least {_num(self.warn_min)}{suffix}")
+        if not parts and self.warn_max is not None:
+            parts.append(f"ideally at most {_num(self.warn_max)}{suffix}")
+        return ", ".join(parts)
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def _word(value: bool | str) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return value
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    requirements: tuple[Requirement, ...]
+    # sha256 of the TOML bytes, so a recruiter can tell which version of a profile was applied.
+    sha256: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    requirement: Requirement
+    verdict: Verdict
+    measurement: Measurement | None
+    # Why the verdict is what it is, in plain words ("3.1 ms above the limit", "no microphone").
+    reason: str
+    # What to do about it; empty for a pass.
+    advice: str
+
+
+@dataclass(frozen=True)
+class Report:
+    tool_version: str
+    profile: Profile
+    started_at: str
+    finished_at: str
+    results: tuple[ProbeResult, ...]
+    findings: tuple[Finding, ...]
+    overall: Verdict
+    interrupted: bool = False
+
+    def measurement(self, metric: str) -> Measurement | None:
+        for result in self.results:
+            found = result.measurement(metric)
+            if found is not None:
+                return found
+        return None

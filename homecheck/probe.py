@@ -1,0 +1,59 @@
+"""What a probe is, and what the runner hands it.
+
+A probe measures and returns a `ProbeResult`; it never decides pass/fail and never prints. Progress
+goes through `ProbeContext.progress`, and a long probe checks `ProbeContext.cancelled` so Ctrl-C or
+the time bound can stop it with what it has measured so far.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+from homecheck.model import ProbeResult
+
+
+def _ignore_progress(fraction: float, message: str) -> None:
+    """Default progress sink: nothing listens."""
+
+
+@dataclass
+class ProbeOptions:
+    """User choices that probes read. Every field has a default that runs on a bare machine."""
+
+    server: str | None = None  # a `homecheck serve` URL; None means public speed-test servers
+    duration_s: float | None = None  # network stability run; None means the short default
+    mic: str | None = None  # input device name or index
+    speech: bool = False  # ask the person to read a sentence
+
+
+@dataclass
+class ProbeContext:
+    options: ProbeOptions = field(default_factory=ProbeOptions)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    progress: Callable[[float, str], None] = _ignore_progress
+
+
+class Probe(Protocol):
+    """One measured area. `name` is the id used by `--only` and in the JSON report."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    # The metric ids this probe is responsible for (see homecheck.metrics).
+    metrics: ClassVar[tuple[str, ...]]
+
+    def expected_seconds(self, options: ProbeOptions) -> float:
+        """Roughly how long `run` takes: drives the progress bar's time left."""
+        ...
+
+    def timeout_seconds(self, options: ProbeOptions) -> float:
+        """The hard bound: past it the runner gives up and reports NOT MEASURED."""
+        ...
+
+    def run(self, context: ProbeContext) -> ProbeResult: ...
+
+
+class ProbeError(Exception):
+    """A probe could not measure; the message is shown to the user as the reason."""

@@ -1,0 +1,294 @@
+"""The computer: CPU, memory, disk, operating system and power.
+
+What it measures
+- CPU: model, physical and logical cores, top clock speed (MHz, from the OS; absent in many VMs);
+  utilisation sampled every 0.5 s for a few seconds (default 3 s), per core and in total, while the
+  machine runs as it usually does. Headroom (%) = 100 - mean total utilisation. A softphone, a
+  browser-based CRM and a video call together need about one free core; on a 4-thread machine that
+  is ~25-30 % headroom, hence the default minimum of 30 % (warn below 50 %).
+- The processes that used the most CPU over the same window and the most memory at its end,
+  grouped by process name (names only: no command lines, no user names), so the advice can say
+  "close X". CPU % of a process is % of the whole machine (100 % = every core busy).
+- Memory: total and available (GB, 10^9 bytes), swap in use. Available is what can be used without
+  swapping (psutil `available`: free + reclaimable cache).
+- Disk: free space on the volume that holds the user's home folder (GB); only the number is kept,
+  not the path.
+- OS: name, version, architecture; "supported" means Windows 10 or later, macOS 11 or later, or
+  Linux (what current softphones and browsers support).
+- Power: whether a battery is present, its charge and whether the charger is plugged in; a laptop on
+  battery may throttle the CPU and die mid-shift.
+
+How: psutil (https://psutil.readthedocs.io), injected so tests can drive the boundary; the default
+is the real psutil. Default thresholds live in the profiles (homecheck/profiles/*.toml).
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, ClassVar
+
+import psutil
+
+from homecheck.model import JSON, Measurement, ProbeResult, Series, Unmeasured
+from homecheck.probe import ProbeContext, ProbeOptions
+
+GB = 1e9
+TOP_N = 5
+
+
+@dataclass(frozen=True)
+class _Usage:
+    name: str
+    cpu_pct: float
+    rss_gb: float
+    count: int
+
+
+class SystemProbe:
+    name: ClassVar[str] = "system"
+    title: ClassVar[str] = "Computer"
+    metrics: ClassVar[tuple[str, ...]] = (
+        "system.cpu_cores_physical",
+        "system.cpu_cores_logical",
+        "system.cpu_max_mhz",
+        "system.cpu_headroom_pct",
+        "system.ram_total_gb",
+        "system.ram_available_gb",
+        "system.swap_used_gb",
+        "system.disk_free_gb",
+        "system.os",
+        "system.os_supported",
+        "system.on_battery",
+        "system.battery_pct",
+    )
+
+    def __init__(
+        self,
+        ps: ModuleType | Any = psutil,
+        sample_seconds: float = 3.0,
+        interval_seconds: float = 0.5,
+    ) -> None:
+        self.ps = ps
+        self.sample_seconds = sample_seconds
+        self.interval_seconds = interval_seconds
+
+    def expected_seconds(self, options: ProbeOptions) -> float:
+        return self.sample_seconds + 0.5
+
+    def timeout_seconds(self, options: ProbeOptions) -> float:
+        return self.sample_seconds + 15.0
+
+    def run(self, context: ProbeContext) -> ProbeResult:
+        started = time.monotonic()
+        measurements: list[Measurement] = []
+        unmeasured: list[Unmeasured] = []
+        details: dict[str, JSON] = {}
+
+        context.progress(0.0, "CPU")
+        physical = self.ps.cpu_count(logical=False)
+        logical = self.ps.cpu_count(logical=True)
+        if physical:
+            measurements.append(Measurement("system.cpu_cores_physical", float(physical), "cores"))
+        else:
+            unmeasured.append(Unmeasured("system.cpu_cores_physical", "the OS does not say"))
+        if logical:
+            measurements.append(Measurement("system.cpu_cores_logical", float(logical), "threads"))
+        else:
+            unmeasured.append(Unmeasured("system.cpu_cores_logical", "the OS does not say"))
+        freq = _max_mhz(self.ps)
+        if freq:
+            measurements.append(Measurement("system.cpu_max_mhz", round(freq), "MHz"))
+        else:
+            unmeasured.append(
+                Unmeasured("system.cpu_max_mhz", "the OS does not report the CPU speed (common in VMs)")
+            )
+        details["cpu_model"] = _cpu_model()
+
+        per_core, totals, top_cpu, interrupted = self._sample_cpu(context, logical or 1)
+        if totals:
+            mean_busy = sum(totals) / len(totals)
+            measurements.append(
+                Measurement(
+                    "system.cpu_headroom_pct",
+                    round(100.0 - mean_busy, 1),
+                    "%",
+                    samples=tuple(round(100.0 - t, 1) for t in totals),
+                    method=f"CPU use sampled every {self.interval_seconds:g} s "
+                    f"for {len(totals) * self.interval_seconds:g} s",
+                )
+            )
+        else:
+            unmeasured.append(Unmeasured("system.cpu_headroom_pct", "stopped before CPU use was sampled"))
+        details["top_cpu"] = [
+            {"name": u.name, "cpu_pct": u.cpu_pct, "processes": u.count} for u in top_cpu
+        ]
+        series = [
+            Series(
+                "cpu_busy_pct",
+                "%",
+                tuple((round((i + 1) * self.interval_seconds, 2), t) for i, t in enumerate(totals)),
+            )
+        ]
+        for core, values in enumerate(per_core):
+            series.append(
+                Series(
+                    f"cpu{core}_busy_pct",
+                    "%",
+                    tuple(
+                        (round((i + 1) * self.interval_seconds, 2), v) for i, v in enumerate(values)
+                    ),
+                )
+            )
+
+        context.progress(0.85, "memory, disk, power")
+        vm = self.ps.virtual_memory()
+        measurements.append(Measurement("system.ram_total_gb", round(vm.total / GB, 2), "GB"))
+        measurements.append(Measurement("system.ram_available_gb", round(vm.available / GB, 2), "GB"))
+        swap = self.ps.swap_memory()
+        measurements.append(Measurement("system.swap_used_gb", round(swap.used / GB, 2), "GB"))
+        details["top_memory"] = [
+            {"name": u.name, "rss_gb": u.rss_gb, "processes": u.count}
+            for u in self._top_memory()
+        ]
+
+        try:
+            disk = self.ps.disk_usage(str(Path.home()))
+            measurements.append(Measurement("system.disk_free_gb", round(disk.free / GB, 1), "GB"))
+        except (OSError, RuntimeError) as exc:
+            unmeasured.append(Unmeasured("system.disk_free_gb", f"cannot read the disk: {exc}"))
+
+        os_name, supported, os_details = _os_facts()
+        details.update(os_details)
+        measurements.append(Measurement("system.os", os_name, ""))
+        measurements.append(Measurement("system.os_supported", supported, ""))
+
+        battery = self.ps.sensors_battery() if hasattr(self.ps, "sensors_battery") else None
+        details["battery_present"] = battery is not None
+        if battery is None:
+            measurements.append(Measurement("system.on_battery", False, "", method="no battery found"))
+            unmeasured.append(Unmeasured("system.battery_pct", "no battery (a desktop, or not reported)"))
+        else:
+            plugged = battery.power_plugged
+            measurements.append(Measurement("system.on_battery", plugged is False, ""))
+            measurements.append(Measurement("system.battery_pct", round(float(battery.percent), 1), "%"))
+
+        context.progress(1.0, "done")
+        return ProbeResult(
+            probe=self.name,
+            measurements=tuple(measurements),
+            unmeasured=tuple(unmeasured),
+            series=tuple(series),
+            details=details,
+            duration_s=round(time.monotonic() - started, 3),
+            partial=interrupted,
+        )
+
+    def _sample_cpu(
+        self, context: ProbeContext, logical: int
+    ) -> tuple[list[list[float]], list[float], list[_Usage], bool]:
+        """Sample utilisation per core, and per process over the same window."""
+        procs = _prime_processes(self.ps)
+        self.ps.cpu_percent(percpu=True)  # first call only sets the baseline (psutil docs)
+        per_core: list[list[float]] = []
+        totals: list[float] = []
+        steps = max(1, round(self.sample_seconds / self.interval_seconds))
+        interrupted = False
+        for step in range(steps):
+            if context.cancelled.wait(self.interval_seconds):
+                interrupted = True
+                break
+            cores = [float(c) for c in self.ps.cpu_percent(percpu=True)]
+            if not per_core:
+                per_core = [[] for _ in cores]
+            for series, value in zip(per_core, cores, strict=False):
+                series.append(value)
+            totals.append(round(sum(cores) / max(1, len(cores)), 1))
+            context.progress(0.8 * (step + 1) / steps, "CPU use")
+        return per_core, totals, _top_cpu(self.ps, procs, logical), interrupted
+
+    def _top_memory(self) -> list[_Usage]:
+        grouped: dict[str, float] = defaultdict(float)
+        counts: dict[str, int] = defaultdict(int)
+        for proc in self.ps.process_iter(["name", "memory_info"]):
+            info = proc.info
+            mem = info.get("memory_info")
+            if not info.get("name") or mem is None:
+                continue
+            grouped[info["name"]] += mem.rss / GB
+            counts[info["name"]] += 1
+        ranked = sorted(grouped.items(), key=lambda item: item[1], reverse=True)[:TOP_N]
+        return [_Usage(name, 0.0, round(rss, 2), counts[name]) for name, rss in ranked]
+
+
+def _prime_processes(ps: Any) -> list[Any]:
+    procs = []
+    for proc in ps.process_iter(["name"]):
+        try:
+            proc.cpu_percent(None)  # baseline; the next call returns use since this one
+            procs.append(proc)
+        except (ps.NoSuchProcess, ps.AccessDenied, ps.ZombieProcess):
+            continue
+    return procs
+
+
+def _top_cpu(ps: Any, procs: list[Any], logical: int) -> list[_Usage]:
+    grouped: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
+    for proc in procs:
+        try:
+            used = proc.cpu_percent(None)
+        except (ps.NoSuchProcess, ps.AccessDenied, ps.ZombieProcess):
+            continue
+        name = proc.info.get("name") or "?"
+        grouped[name] += used / logical
+        counts[name] += 1
+    ranked = sorted(grouped.items(), key=lambda item: item[1], reverse=True)[:TOP_N]
+    return [_Usage(name, round(pct, 1), 0.0, counts[name]) for name, pct in ranked if pct > 0]
+
+
+def _max_mhz(ps: Any) -> float | None:
+    try:
+        freq = ps.cpu_freq()
+    except (OSError, NotImplementedError, AttributeError):
+        return None
+    if freq is None:
+        return None
+    best = float(freq.max or freq.current or 0.0)
+    return best or None
+
+
+def _cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith(("model name", "Hardware", "Processor")) and ":" in line:
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _os_facts() -> tuple[str, bool, dict[str, JSON]]:
+    system = platform.system()
+    arch = platform.machine()
+    if system == "Linux":
+        try:
+            release = platform.freedesktop_os_release()
+            pretty = release.get("PRETTY_NAME") or release.get("NAME", "Linux")
+        except OSError:
+            pretty = "Linux"
+        name, supported = pretty, True
+    elif system == "Darwin":
+        version = platform.mac_ver()[0]
+        major = int(version.split(".")[0]) if version else 0
+        name, supported = f"macOS {version}", major >= 11
+    elif system == "Windows":
+        release = platform.release()
+        name = f"Windows {release}"
+        supported = release.isdigit() and int(release) >= 10
+    else:
+        name, supported = system or "unknown", False
+    return name, supported, {"os_kernel": platform.release(), "architecture": arch}
