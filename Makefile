@@ -11,7 +11,8 @@ STAMP  := $(VENV)/.installed
 RUN_DEBS  := libportaudio2
 # What the tests need on top: the link lab (iproute2, iperf3, iptables, ethtool), the virtual
 # microphone (pulseaudio, sox, espeak-ng) and a real browser for the HTML report.
-TEST_DEBS := $(RUN_DEBS) iproute2
+TEST_DEBS := $(RUN_DEBS) iproute2 iperf3 iptables ethtool pulseaudio pulseaudio-utils \
+             libasound2-plugins sox espeak-ng chromium chromium-driver
 
 .PHONY: run test lint install run-debs test-debs clean
 

@@ -90,10 +90,44 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--quiet", action="store_true", help="no live progress; print only the final report"
     )
+    run.add_argument(
+        "--server",
+        metavar="URL",
+        help="measure the network against an employer's `homecheck serve` "
+        "(default: public speed-test servers)",
+    )
+    run.add_argument(
+        "--duration",
+        type=_seconds,
+        metavar="SECONDS",
+        help="run the call-like network stream this long to catch drops (default: a short test)",
+    )
+    run.add_argument("--mic", metavar="NAME|INDEX", help="the microphone to test (default: the system's)")
+    speech = run.add_mutually_exclusive_group()
+    speech.add_argument(
+        "--speech",
+        dest="speech",
+        action="store_true",
+        default=None,
+        help="ask you to read a sentence aloud (default when run in a terminal)",
+    )
+    speech.add_argument(
+        "--no-speech", dest="speech", action="store_false", help="skip the read-aloud check"
+    )
 
     sub.add_parser("profiles", help="list the built-in profiles")
     sub.add_parser("probes", help="list the measured areas and their metric ids")
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 1 <= value <= 3600:
+        raise argparse.ArgumentTypeError("must be between 1 and 3600 seconds")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -148,7 +182,12 @@ def _run(args: argparse.Namespace) -> int:
     profile = profiles.load(args.profile)
     selected = _select(args.only)
     _check_writable(args.json)
-    options = ProbeOptions()
+    options = ProbeOptions(
+        server=args.server,
+        duration_s=args.duration,
+        mic=args.mic,
+        speech=sys.stdin.isatty() and sys.stdout.isatty() if args.speech is None else args.speech,
+    )
 
     started_at = _now()
     show_progress = not args.quiet and sys.stderr.isatty()
