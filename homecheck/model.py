@@ -36,13 +36,20 @@ class Level(StrEnum):
 
 @dataclass(frozen=True)
 class Series:
-    """A time series for charts: `points` are (seconds since the probe started, value)."""
+    """Data for a chart: `points` are (x, value); x is seconds since the probe started unless
+    `x_unit` says otherwise (a spectrum has x in Hz).
+
+    Names in use (the HTML report knows them; any other is drawn generically):
+    system: cpu_busy_pct, cpu<N>_busy_pct; network: rtt_ms (phases idle/download/upload),
+    download_mbps, upload_mbps; audio: level_dbfs (100 ms frames), spectrum_dbfs (x in Hz).
+    """
 
     name: str
     unit: str
     points: tuple[tuple[float, float], ...]
-    # Named spans of the time axis, e.g. ("download", 3.0, 8.0) for load phases.
+    # Named spans of the x axis, e.g. ("download", 3.0, 8.0) for load phases.
     phases: tuple[tuple[str, float, float], ...] = ()
+    x_unit: str = "s"
 
 
 @dataclass(frozen=True)

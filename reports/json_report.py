@@ -130,6 +130,7 @@ def _result(result: ProbeResult) -> dict[str, Any]:
             {
                 "name": s.name,
                 "unit": s.unit,
+                "x_unit": s.x_unit,
                 "points": [[t, _number(v)] for t, v in s.points],
                 "phases": [[name, start, end] for name, start, end in s.phases],
             }
@@ -221,6 +222,7 @@ def _load_result(r: Mapping[str, Any]) -> ProbeResult:
                 unit=s["unit"],
                 points=tuple((p[0], p[1]) for p in s["points"]),
                 phases=tuple((p[0], p[1], p[2]) for p in s["phases"]),
+                x_unit=s["x_unit"],
             )
             for s in r["series"]
         ),
