@@ -1,0 +1,466 @@
+"""The network measured against public speed-test servers (speedtest.net), when no employer server
+is given.
+
+What it measures
+- Download and upload speed (Mbit/s, 10^6 bit/s) with speedtest-cli's Python API
+  (https://github.com/sivel/speedtest-cli): speedtest.net's configuration and server list, the
+  nearest servers by distance, the one with the lowest HTTP latency among them, then parallel
+  HTTP downloads of its `random{N}x{N}.jpg` files and uploads to its `upload.php`, each for a
+  fixed time (default 6 s down, 5 s up: the whole test fits in about 15 s). Speed = bytes moved /
+  elapsed time, as speedtest-cli computes it.
+- Delay, jitter and loss, which speedtest-cli does not measure: probes every 50 ms to the chosen
+  server's host (probes/rtt_sampler.py: ICMP echo where the OS allows an unprivileged ICMP socket
+  and the server answers it, else TCP connect timing) for 3 s before the load, then on through the
+  download and the upload. Idle probes give the delay (median and 95th percentile, ms), the jitter
+  (RFC 3550 interarrival estimator applied to successive round trips, ms) and the loss (%); the
+  median delay during each load phase minus the idle median is the delay added under load
+  (bufferbloat). Round trips cannot be split into directions, so upstream and downstream jitter
+  and loss both carry the round-trip figure: an upper bound of each.
+- Not measurable here: whether voice (UDP) traffic gets through, and figures per time window; an
+  employer's `homecheck serve` (`--server`) measures those.
+
+Failing soft: speedtest.net answers 403 or 429 at times, a hotel Wi-Fi answers with a login page,
+and an offline computer cannot look its name up. Every such failure, and any step that overruns its
+time bound, ends the test with one plain sentence and the advice to use an employer server.
+The default thresholds live in the profiles (homecheck/profiles/*.toml).
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import socket
+import ssl
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlsplit
+
+import psutil
+import speedtest
+
+from homecheck.model import JSON, Measurement, ProbeResult, Series, Unmeasured
+from homecheck.probe import ProbeContext
+from probes import connection
+from probes.rtt_sampler import RttSample, RttSampler
+
+T = TypeVar("T")
+
+ADVICE = (
+    "To test against your employer's server instead, run homecheck run --server URL "
+    "with the address your employer gives you."
+)
+# What speedtest-cli 2.1.3 lets out on a failure: its own root, the socket/TLS/URL errors its
+# catch_request does not wrap (socket.timeout, URLError and ssl.SSLError are OSErrors), broken
+# HTTP answers, and what its parsers raise on XML of the wrong shape: KeyError/ValueError/TypeError
+# on missing attributes, and NameError from its fallback to an xml.dom path it never imported.
+SPEEDTEST_FAILURES: tuple[type[BaseException], ...] = (
+    speedtest.SpeedtestException,
+    OSError,
+    http.client.HTTPException,
+    ValueError,
+    LookupError,
+    TypeError,
+    AttributeError,
+    NameError,
+)
+PATH_METRICS = (
+    "network.latency_ms",
+    "network.latency_p95_ms",
+    "network.jitter_up_ms",
+    "network.jitter_down_ms",
+    "network.loss_up_pct",
+    "network.loss_down_pct",
+    "network.loaded_latency_increase_ms",
+)
+METRICS = ("network.download_mbps", "network.upload_mbps", *PATH_METRICS)
+NOT_HERE = {
+    "network.mos": "the call-quality estimate needs the call-like stream of an employer server "
+    "(--server)",
+    "network.udp_ok": "the public speed test cannot check voice (UDP) traffic; "
+    "an employer server (--server) can",
+    "network.worst_window_loss_pct": "measured over time only against an employer server "
+    "(--server with --duration)",
+    "network.worst_window_jitter_ms": "measured over time only against an employer server "
+    "(--server with --duration)",
+    "network.worst_window_mos": "measured over time only against an employer server "
+    "(--server with --duration)",
+}
+
+
+@dataclass(frozen=True)
+class SpeedtestSettings:
+    secure: bool = True  # speedtest.net answers plain HTTP with 403 since 2022
+    socket_timeout_s: float = 4.0
+    setup_s: float = 12.0  # configuration + server list + choosing the server
+    idle_s: float = 3.0
+    download_s: float = 6.0
+    upload_s: float = 5.0
+    closest_servers: int = 3
+    probe_interval_s: float = 0.05
+    counter_interval_s: float = 0.2
+
+    def expected_s(self) -> float:
+        return 2.0 + self.idle_s + self.download_s + self.upload_s + 1.0
+
+    def bound_s(self) -> float:
+        """The longest the whole test can take."""
+        grace = self.socket_timeout_s + 1.0
+        return self.setup_s + self.idle_s + self.download_s + self.upload_s + 2 * grace + 2.0
+
+
+class _OutOfTime(Exception):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"did not answer within {seconds:g} s")
+        self.seconds = seconds
+
+
+class _Stopped(Exception):
+    pass
+
+
+class NoServers(speedtest.SpeedtestException):  # type: ignore[misc]
+    """speedtest.net's server list parsed, but held no usable server."""
+
+
+@dataclass
+class _Run:
+    context: ProbeContext
+    settings: SpeedtestSettings
+    started: float = field(default_factory=time.monotonic)
+    shutdown: threading.Event = field(default_factory=threading.Event)
+    measurements: list[Measurement] = field(default_factory=list)
+    unmeasured: list[Unmeasured] = field(default_factory=list)
+    series: list[Series] = field(default_factory=list)
+    details: dict[str, JSON] = field(default_factory=dict)
+    phases: list[tuple[str, float, float]] = field(default_factory=list)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def bounded(self, work: Callable[[], T], seconds: float) -> T:
+        """`work()` in a daemon thread; gives up (and stops speedtest-cli's threads) after
+        `seconds` or on Ctrl-C. speedtest-cli hard-codes 10 s socket timeouts for its latency
+        requests, so only a thread we can walk away from bounds it."""
+        box: list[T] = []
+        failure: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                box.append(work())
+            except BaseException as exc:  # handed to the caller, which decides
+                failure.append(exc)
+
+        worker = threading.Thread(target=target, name="speedtest", daemon=True)
+        worker.start()
+        deadline = time.monotonic() + seconds
+        while worker.is_alive():
+            worker.join(0.05)
+            if self.context.cancelled.is_set():
+                self.shutdown.set()
+                raise _Stopped
+            if time.monotonic() > deadline and worker.is_alive():
+                self.shutdown.set()
+                raise _OutOfTime(seconds)
+        if failure:
+            raise failure[0]
+        return box[0]
+
+
+def run_speedtest(context: ProbeContext, settings: SpeedtestSettings | None = None) -> ProbeResult:
+    """The public-internet network test; never raises for a network failure."""
+    run = _Run(context, settings or SpeedtestSettings())
+    partial = False
+    try:
+        _measure(run)
+    except _Stopped:
+        partial = True
+    except (_OutOfTime, *SPEEDTEST_FAILURES) as exc:
+        if not run.measurements:
+            return _not_measured(run, exc)
+        partial = True
+        run.details["stopped_because"] = why(exc)
+    missing = {m.metric for m in run.measurements} | {u.metric for u in run.unmeasured}
+    reason = "the test was cut short before this was measured"
+    run.unmeasured += [Unmeasured(m, reason) for m in METRICS if m not in missing]
+    run.unmeasured += [Unmeasured(m, r) for m, r in NOT_HERE.items()]
+    return ProbeResult(
+        probe="network",
+        measurements=tuple(run.measurements),
+        unmeasured=tuple(run.unmeasured),
+        series=tuple(run.series),
+        details=run.details,
+        duration_s=round(run.elapsed(), 3),
+        partial=partial,
+    )
+
+
+def _measure(run: _Run) -> None:
+    settings, progress = run.settings, run.context.progress
+    setup_end = time.monotonic() + settings.setup_s
+    progress(0.02, "contacting speedtest.net")
+    lengths = {"length": {"download": settings.download_s, "upload": settings.upload_s}}
+    tester: Any = run.bounded(
+        lambda: speedtest.Speedtest(
+            config=lengths,
+            timeout=settings.socket_timeout_s,
+            secure=settings.secure,
+            shutdown_event=run.shutdown,
+        ),
+        settings.setup_s,
+    )
+    progress(0.08, "finding the nearest test servers")
+    closest = run.bounded(
+        lambda: tester.get_closest_servers(limit=settings.closest_servers),
+        max(0.5, setup_end - time.monotonic()),
+    )
+    if not closest:
+        raise NoServers
+    progress(0.12, "choosing the test server")
+    best = run.bounded(tester.get_best_server, max(0.5, setup_end - time.monotonic()))
+    parts = urlsplit(best["url"])
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    run.details["server"] = f"{best.get('sponsor', '?')} ({best.get('name', '?')})"
+    run.details["server_distance_km"] = round(float(best.get("d", 0.0)))
+    run.details["speedtest_cli_ping_ms"] = float(best.get("latency", 0.0))
+
+    sampler = RttSampler(host, port, interval_s=settings.probe_interval_s)
+    counters = _Counters(connection.egress_interface(host), settings.counter_interval_s)
+    sampler.start()
+    counters.start()
+    try:
+        _phase(run, "idle", settings.idle_s, lambda: _wait(run, settings.idle_s), sampler, 0.15)
+        grace = settings.socket_timeout_s + 1.0
+        down = _phase(
+            run,
+            "download",
+            settings.download_s + grace,
+            lambda: tester.download(threads=None),
+            sampler,
+            0.35,
+        )
+        _speed(run, "network.download_mbps", down, tester, "download")
+        up = _phase(
+            run,
+            "upload",
+            settings.upload_s + grace,
+            lambda: tester.upload(pre_allocate=False),
+            sampler,
+            0.7,
+        )
+        _speed(run, "network.upload_mbps", up, tester, "upload")
+    finally:
+        samples = sampler.stop()
+        counters.stop()
+        _path(run, samples, sampler.method.value)
+        run.series += counters.series(run.phases, run.started)
+    progress(1.0, "done")
+
+
+def _phase(
+    run: _Run,
+    name: str,
+    seconds: float,
+    work: Callable[[], T],
+    sampler: RttSampler,
+    fraction: float,
+) -> T:
+    run.context.progress(fraction, f"measuring {name}" if name != "idle" else "measuring delay")
+    sampler.phase = name
+    begin = run.elapsed()
+    try:
+        return run.bounded(work, seconds)
+    finally:
+        run.phases.append((name, round(begin, 3), round(run.elapsed(), 3)))
+
+
+def _wait(run: _Run, seconds: float) -> None:
+    run.context.cancelled.wait(seconds)
+
+
+def _speed(run: _Run, metric: str, bits_per_s: float, tester: Any, way: str) -> None:
+    if bits_per_s <= 0:
+        run.unmeasured.append(Unmeasured(metric, f"no data moved during the {way} test"))
+        return
+    seconds = run.settings.download_s if way == "download" else run.settings.upload_s
+    threads = tester.config["threads"][way]
+    run.measurements.append(
+        Measurement(
+            metric,
+            round(bits_per_s / 1e6, 2),
+            "Mbit/s",
+            method=f"speedtest-cli, {threads} parallel HTTP streams for up to {seconds:g} s",
+        )
+    )
+
+
+def _path(run: _Run, samples: Sequence[RttSample], method: str) -> None:
+    """Delay, jitter, loss and delay under load from the probes."""
+    idle = [s for s in samples if s.phase == "idle"]
+    answered = [s.rtt_ms for s in idle if s.rtt_ms is not None]
+    run.series.append(
+        Series(
+            "rtt_ms",
+            "ms",
+            tuple((s.sent_s, round(s.rtt_ms, 3)) for s in samples if s.rtt_ms is not None),
+            phases=tuple(run.phases),
+        )
+    )
+    if len(answered) < 2:
+        reason = "the speed-test server did not answer the delay probes"
+        run.unmeasured += [Unmeasured(m, reason) for m in PATH_METRICS]
+        return
+    how = f"{method}, every {run.settings.probe_interval_s * 1000:g} ms, idle"
+    rtt = tuple(round(v, 3) for v in answered)
+    loss = 100.0 * (len(idle) - len(answered)) / len(idle)
+    jitter = rfc3550_jitter(answered)
+    round_trip = "round trip (both directions together; an upper bound for this one)"
+    run.measurements += [
+        Measurement("network.latency_ms", round(statistics.median(rtt), 2), "ms", rtt, how),
+        Measurement("network.latency_p95_ms", round(percentile(rtt, 95), 2), "ms", rtt, how),
+        Measurement("network.jitter_up_ms", round(jitter, 2), "ms", (), f"{how}; {round_trip}"),
+        Measurement("network.jitter_down_ms", round(jitter, 2), "ms", (), f"{how}; {round_trip}"),
+        Measurement("network.loss_up_pct", round(loss, 2), "%", (), f"{how}; {round_trip}"),
+        Measurement("network.loss_down_pct", round(loss, 2), "%", (), f"{how}; {round_trip}"),
+    ]
+    increases = {}
+    for phase in ("download", "upload"):
+        loaded = [s.rtt_ms for s in samples if s.phase == phase and s.rtt_ms is not None]
+        if loaded:
+            increases[phase] = statistics.median(loaded) - statistics.median(rtt)
+    if increases:
+        worst = max(increases, key=lambda k: increases[k])
+        text = ", ".join(f"{k} +{v:.1f} ms" for k, v in increases.items())
+        run.measurements.append(
+            Measurement(
+                "network.loaded_latency_increase_ms",
+                round(max(0.0, increases[worst]), 2),
+                "ms",
+                method=f"median delay under load minus idle ({text})",
+            )
+        )
+    run.details["rtt_method"] = method
+
+
+def rfc3550_jitter(rtts: Sequence[float]) -> float:
+    """RFC 3550 section 6.4.1 estimator J += (|D| - J) / 16 over successive values."""
+    jitter = 0.0
+    for previous, current in itertools.pairwise(rtts):
+        jitter += (abs(current - previous) - jitter) / 16.0
+    return jitter
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    rank = max(1, round(pct / 100.0 * len(ordered) + 0.4999))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+class _Counters:
+    """The adapter's byte counters every `interval` s: the throughput chart (Mbit/s over time)."""
+
+    def __init__(self, interface: str | None, interval: float) -> None:
+        self.interface = interface
+        self.interval = interval
+        self.points: list[tuple[float, int, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="counters", daemon=True)
+
+    def start(self) -> None:
+        if self.interface is not None:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(1.0)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            stats = psutil.net_io_counters(pernic=True).get(self.interface or "")
+            if stats is not None:
+                self.points.append((time.monotonic(), stats.bytes_recv, stats.bytes_sent))
+            self._stop.wait(self.interval)
+
+    def series(self, phases: Sequence[tuple[str, float, float]], t0: float) -> list[Series]:
+        out = []
+        spans = {name: (begin, end) for name, begin, end in phases}
+        for name, column in (("download_mbps", 1), ("upload_mbps", 2)):
+            span = spans.get(name.split("_")[0])
+            if span is None:
+                continue
+            points = []
+            for a, b in zip(self.points, self.points[1:], strict=False):
+                x = b[0] - t0
+                if span[0] <= x <= span[1] and b[0] > a[0]:
+                    rate = (b[column] - a[column]) * 8 / (b[0] - a[0]) / 1e6
+                    points.append((round(x, 2), round(rate, 3)))
+            out.append(Series(name, "Mbit/s", tuple(points)))
+        return out
+
+
+def why(exc: BaseException) -> str:
+    """One plain sentence for a failure of the public speed test."""
+    for cause in _causes(exc):
+        if isinstance(cause, _OutOfTime):
+            return f"speedtest.net {cause} (the service is slow or blocked on this network)"
+        if isinstance(cause, HTTPError):
+            if cause.code == 403:
+                return "speedtest.net refused the test (HTTP 403: it blocks the test tool at times)"
+            if cause.code == 429:
+                return "speedtest.net is limiting how often tests run (HTTP 429: too many tests)"
+            return f"speedtest.net answered with an error (HTTP {cause.code})"
+        if isinstance(cause, socket.gaierror):
+            return (
+                "the name speedtest.net could not be looked up: this computer seems to have "
+                "no internet connection, or DNS is not working"
+            )
+        if isinstance(cause, TimeoutError):
+            return "speedtest.net did not answer in time (the service is slow or blocked here)"
+        if isinstance(cause, ssl.SSLError | ssl.CertificateError):
+            return (
+                "the secure connection to speedtest.net failed (a firewall or proxy on this "
+                "network may be intercepting it)"
+            )
+        if isinstance(cause, NoServers):
+            return "speedtest.net listed no test servers for this connection"
+        if isinstance(cause, speedtest.SpeedtestBestServerFailure):
+            return "none of the nearest speed-test servers answered"
+        if isinstance(cause, ConnectionError | OSError) and not isinstance(cause, URLError):
+            return "speedtest.net could not be reached: this computer seems to be offline"
+    return (
+        "speedtest.net sent an answer homecheck could not understand (for example the "
+        "login page of a hotel or cafe Wi-Fi, or the service changed)"
+    )
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what it wraps: speedtest-cli puts the cause in args[0], urllib in
+    URLError.reason."""
+    seen: list[BaseException] = []
+    todo: list[object] = [exc]
+    while todo:
+        item = todo.pop(0)
+        if not isinstance(item, BaseException) or item in seen or len(seen) > 8:
+            continue
+        seen.append(item)
+        todo += [*item.args[:1], getattr(item, "reason", None), item.__cause__, item.__context__]
+    return seen
+
+
+def _not_measured(run: _Run, exc: BaseException) -> ProbeResult:
+    sentence = why(exc)
+    reason = f"{sentence[0].upper()}{sentence[1:]}. {ADVICE}"
+    return ProbeResult(
+        probe="network",
+        unmeasured=tuple(Unmeasured(m, reason) for m in (*METRICS, *NOT_HERE)),
+        details={"failure": type(exc).__name__},
+        reason=reason,
+        duration_s=round(run.elapsed(), 3),
+    )
