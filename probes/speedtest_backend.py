@@ -123,8 +123,20 @@ class _Stopped(Exception):
     pass
 
 
+# Everything that ends the test early with a reason instead of a traceback.
+GIVE_UP: tuple[type[BaseException], ...] = (_OutOfTime, *SPEEDTEST_FAILURES)
+
+
 class NoServers(speedtest.SpeedtestException):  # type: ignore[misc]
     """speedtest.net's server list parsed, but held no usable server."""
+
+
+class _ShutdownEvent(threading.Event):
+    """speedtest-cli 2.1.3 polls `isSet()`, deprecated since Python 3.10, thousands of times a
+    second: answer it without the DeprecationWarning."""
+
+    def isSet(self) -> bool:  # the name speedtest-cli calls
+        return self.is_set()
 
 
 @dataclass
@@ -132,7 +144,7 @@ class _Run:
     context: ProbeContext
     settings: SpeedtestSettings
     started: float = field(default_factory=time.monotonic)
-    shutdown: threading.Event = field(default_factory=threading.Event)
+    shutdown: threading.Event = field(default_factory=_ShutdownEvent)
     measurements: list[Measurement] = field(default_factory=list)
     unmeasured: list[Unmeasured] = field(default_factory=list)
     series: list[Series] = field(default_factory=list)
@@ -179,7 +191,7 @@ def run_speedtest(context: ProbeContext, settings: SpeedtestSettings | None = No
         _measure(run)
     except _Stopped:
         partial = True
-    except (_OutOfTime, *SPEEDTEST_FAILURES) as exc:
+    except GIVE_UP as exc:
         if not run.measurements:
             return _not_measured(run, exc)
         partial = True
