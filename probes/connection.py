@@ -312,20 +312,19 @@ def _describe(
         details["wifi_channel"] = link.channel
     speed = link.rate_mbps if link is not None and link.rate_mbps else None
     speed_method = f"Wi-Fi transmit rate ({link.source})" if speed and link else ""
-    if speed is None and adapter.kind != "wifi":
+    if speed is None and adapter.kind != "wifi" and not adapter.vpn:
         speed = link_speed_mbps(adapter.name)
         speed_method = f"negotiated speed of {adapter.name}"
     if speed is not None:
         measurements.append(
             Measurement("network.link_speed_mbps", speed, "Mbit/s", method=speed_method)
         )
+    elif adapter.vpn:  # a tunnel reports a made-up speed (Linux tun: 10000)
+        why = f"traffic goes through a VPN adapter ({adapter.name}) that hides the real link"
+        unmeasured.append(Unmeasured("network.link_speed_mbps", why))
     else:
-        unmeasured.append(
-            Unmeasured(
-                "network.link_speed_mbps",
-                f"the adapter ({adapter.name}) does not report its speed",
-            )
-        )
+        why = f"the adapter ({adapter.name}) does not report its speed"
+        unmeasured.append(Unmeasured("network.link_speed_mbps", why))
     if adapter.kind != "wifi":
         unmeasured.append(Unmeasured("network.wifi_signal_dbm", "not connected by Wi-Fi"))
     elif link is None or link.signal_dbm is None:
