@@ -102,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="run the call-like network stream this long to catch drops (default: a short test)",
     )
-    run.add_argument("--mic", metavar="NAME|INDEX", help="the microphone to test (default: the system's)")
+    run.add_argument(
+        "--mic", metavar="NAME|INDEX", help="the microphone to test (default: the system's)"
+    )
     speech = run.add_mutually_exclusive_group()
     speech.add_argument(
         "--speech",
@@ -146,6 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return EXIT_INCOMPLETE
     except (UsageError, profiles.ProfileError) as exc:
         _fail(str(exc))
+    except KeyboardInterrupt:
+        print("homecheck: stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _fail(message: str) -> NoReturn:

@@ -1,23 +1,21 @@
-"""Shared test helpers."""
+"""Shared test helpers.
+
+Tests that need something of the environment (root, namespaces, an audio server, a browser) call
+`need(condition, reason)`: in CI (CI=true) a missing environment is a failure, elsewhere a skip.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import NoReturn
 
 import pytest
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-def need(condition: object, reason: str) -> None:
-    """Skip locally, or fail in CI (where every tool must be present), when `condition` is false."""
+def need(condition: bool, reason: str) -> None:
     if condition:
         return
-    _missing(reason)
-
-
-def _missing(reason: str) -> NoReturn:
     if IN_CI:
-        pytest.fail(f"test environment incomplete in CI: {reason}")
+        pytest.fail(f"CI=true and the test environment is missing: {reason}")
     pytest.skip(reason)
