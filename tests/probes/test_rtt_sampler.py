@@ -12,10 +12,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import need
-from netns import Netns, VethPair, lab_problem
 
 from probes.rtt_sampler import RttMethod, RttSampler
+from tests.conftest import need
+from tests.netns import Netns, VethPair, lab_problem
 
 SAMPLE = """
 import json, time

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import need
-from netns import PYTHON, ROOT, Netns, VethPair, lab_problem
+
+from tests.conftest import need
+from tests.netns import PYTHON, ROOT, Netns, VethPair, lab_problem
 
 MEASURE = """
 import json

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import need
-from netns import PYTHON, ROOT, Netns, VethPair, lab_problem
+
+from tests.conftest import need
+from tests.netns import PYTHON, ROOT, Netns, VethPair, lab_problem
 
 DOWN_MBIT, UP_MBIT = 20.0, 8.0
 RUN = """

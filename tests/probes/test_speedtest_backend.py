@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from speedtest_fake import FakeSpeedtest, Mode
 
 from homecheck.model import ProbeResult
 from homecheck.probe import ProbeContext
 from probes.speedtest_backend import METRICS, NOT_HERE, SpeedtestSettings, run_speedtest
+from tests.speedtest_fake import FakeSpeedtest, Mode
 
 QUICK = SpeedtestSettings(idle_s=1.0, download_s=1.5, upload_s=1.5, socket_timeout_s=1.5)
 

@@ -13,7 +13,7 @@ import pytest
 
 from probes import connection, wifi
 
-FIXTURES = Path(__file__).parent / "fixtures" / "wifi"
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "wifi"
 
 
 def fixture(name: str) -> str:
