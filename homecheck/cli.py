@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the call-like network stream this long to catch drops (default: a short test)",
     )
     run.add_argument(
+        "--dns-names",
+        type=_names,
+        metavar="NAME[,NAME]",
+        help="time DNS lookups of these names (default: a few big sites)",
+    )
+    run.add_argument(
         "--mic", metavar="NAME|INDEX", help="the microphone to test (default: the system's)"
     )
     speech = run.add_mutually_exclusive_group()
@@ -120,6 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("profiles", help="list the built-in profiles")
     sub.add_parser("probes", help="list the measured areas and their metric ids")
     return parser
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names or not all(len(n) <= 253 and " " not in n for n in names):
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of host names: {text!r}")
+    return names
 
 
 def _seconds(text: str) -> float:
@@ -191,6 +204,7 @@ def _run(args: argparse.Namespace) -> int:
         server=args.server,
         duration_s=args.duration,
         mic=args.mic,
+        dns_names=args.dns_names or (),
         speech=sys.stdin.isatty() and sys.stdout.isatty() if args.speech is None else args.speech,
     )
 

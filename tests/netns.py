@@ -28,7 +28,7 @@ def lab_problem() -> str | None:
     """Why namespaces cannot be made here, or None when they can."""
     if os.geteuid() != 0:
         return "needs root for network namespaces"
-    for tool in ("ip", "tc", "ethtool", "iperf3"):
+    for tool in ("ip", "tc", "ethtool", "iperf3", "iptables", "openssl"):
         if shutil.which(tool) is None:
             return f"`{tool}` is not installed"
     probe = f"hcnp{uuid.uuid4().hex[:6]}"

@@ -8,6 +8,7 @@ sentence and the advice to use an employer server, quickly, never as a traceback
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
@@ -19,6 +20,7 @@ import pytest
 from homecheck.model import ProbeResult
 from homecheck.probe import ProbeContext
 from probes.speedtest_backend import METRICS, NOT_HERE, SpeedtestSettings, run_speedtest
+from tests.conftest import need
 from tests.speedtest_fake import FakeSpeedtest, Mode
 
 QUICK = SpeedtestSettings(idle_s=1.0, download_s=1.5, upload_s=1.5, socket_timeout_s=1.5)
@@ -26,6 +28,7 @@ QUICK = SpeedtestSettings(idle_s=1.0, download_s=1.5, upload_s=1.5, socket_timeo
 
 @pytest.fixture(scope="module")
 def tls_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    need(shutil.which("openssl"), "`openssl` is not installed (it makes the test CA)")
     return tmp_path_factory.mktemp("tls")
 
 
