@@ -28,47 +28,26 @@ The default thresholds live in the profiles (homecheck/profiles/*.toml).
 
 from __future__ import annotations
 
-import http.client
 import itertools
-import socket
-import ssl
 import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
 
-import psutil
 import speedtest
 
 from homecheck.model import JSON, Measurement, ProbeResult, Series, Unmeasured
 from homecheck.probe import ProbeContext
 from probes import connection
+from probes.adapter_counters import AdapterCounters
 from probes.rtt_sampler import RttSample, RttSampler
+from probes.speedtest_errors import ADVICE, GIVE_UP, NoServers, OutOfTime, why
 
 T = TypeVar("T")
 
-ADVICE = (
-    "To test against your employer's server instead, run homecheck run --server URL "
-    "with the address your employer gives you."
-)
-# What speedtest-cli 2.1.3 lets out on a failure: its own root, the socket/TLS/URL errors its
-# catch_request does not wrap (socket.timeout, URLError and ssl.SSLError are OSErrors), broken
-# HTTP answers, and what its parsers raise on XML of the wrong shape: KeyError/ValueError/TypeError
-# on missing attributes, and NameError from its fallback to an xml.dom path it never imported.
-SPEEDTEST_FAILURES: tuple[type[BaseException], ...] = (
-    speedtest.SpeedtestException,
-    OSError,
-    http.client.HTTPException,
-    ValueError,
-    LookupError,
-    TypeError,
-    AttributeError,
-    NameError,
-)
 PATH_METRICS = (
     "network.latency_ms",
     "network.latency_p95_ms",
@@ -121,22 +100,8 @@ class SpeedtestSettings:
         return self.setup_s + self.idle_s + self.download_s + self.upload_s + 2 * grace + 2.0
 
 
-class _OutOfTime(Exception):
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"did not answer within {seconds:g} s")
-        self.seconds = seconds
-
-
 class _Stopped(Exception):
     pass
-
-
-# Everything that ends the test early with a reason instead of a traceback.
-GIVE_UP: tuple[type[BaseException], ...] = (_OutOfTime, *SPEEDTEST_FAILURES)
-
-
-class NoServers(speedtest.SpeedtestException):  # type: ignore[misc]
-    """speedtest.net's server list parsed, but held no usable server."""
 
 
 class _ShutdownEvent(threading.Event):
@@ -185,7 +150,7 @@ class _Run:
                 raise _Stopped
             if time.monotonic() > deadline and worker.is_alive():
                 self.shutdown.set()
-                raise _OutOfTime(seconds)
+                raise OutOfTime(seconds)
         if failure:
             raise failure[0]
         return box[0]
@@ -245,12 +210,11 @@ def _measure(run: _Run) -> None:
     parts = urlsplit(best["url"])
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    # Sponsor and city only: the distance would tell where the candidate lives.
     run.details["server"] = f"{best.get('sponsor', '?')} ({best.get('name', '?')})"
-    run.details["server_distance_km"] = round(float(best.get("d", 0.0)))
-    run.details["speedtest_cli_ping_ms"] = float(best.get("latency", 0.0))
 
     sampler = RttSampler(host, port, interval_s=settings.probe_interval_s)
-    counters = _Counters(connection.egress_interface(host), settings.counter_interval_s)
+    counters = AdapterCounters(connection.egress_interface(host), settings.counter_interval_s)
     sampler.start()
     counters.start()
     try:
@@ -382,98 +346,6 @@ def percentile(values: Sequence[float], pct: float) -> float:
     ordered = sorted(values)
     rank = max(1, round(pct / 100.0 * len(ordered) + 0.4999))
     return ordered[min(rank, len(ordered)) - 1]
-
-
-class _Counters:
-    """The adapter's byte counters every `interval` s: the throughput chart (Mbit/s over time)."""
-
-    def __init__(self, interface: str | None, interval: float) -> None:
-        self.interface = interface
-        self.interval = interval
-        self.points: list[tuple[float, int, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="counters", daemon=True)
-
-    def start(self) -> None:
-        if self.interface is not None:
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(1.0)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            stats = psutil.net_io_counters(pernic=True).get(self.interface or "")
-            if stats is not None:
-                self.points.append((time.monotonic(), stats.bytes_recv, stats.bytes_sent))
-            self._stop.wait(self.interval)
-
-    def series(self, phases: Sequence[tuple[str, float, float]], t0: float) -> list[Series]:
-        out = []
-        spans = {name: (begin, end) for name, begin, end in phases}
-        for name, column in (("download_mbps", 1), ("upload_mbps", 2)):
-            span = spans.get(name.split("_")[0])
-            if span is None:
-                continue
-            points = []
-            for a, b in zip(self.points, self.points[1:], strict=False):
-                x = b[0] - t0
-                if span[0] <= x <= span[1] and b[0] > a[0]:
-                    rate = (b[column] - a[column]) * 8 / (b[0] - a[0]) / 1e6
-                    points.append((round(x, 2), round(rate, 3)))
-            out.append(Series(name, "Mbit/s", tuple(points)))
-        return out
-
-
-def why(exc: BaseException) -> str:
-    """One plain sentence for a failure of the public speed test."""
-    for cause in _causes(exc):
-        if isinstance(cause, _OutOfTime):
-            return f"speedtest.net {cause} (the service is slow or blocked on this network)"
-        if isinstance(cause, HTTPError):
-            if cause.code == 403:
-                return "speedtest.net refused the test (HTTP 403: it blocks the test tool at times)"
-            if cause.code == 429:
-                return "speedtest.net is limiting how often tests run (HTTP 429: too many tests)"
-            return f"speedtest.net answered with an error (HTTP {cause.code})"
-        if isinstance(cause, socket.gaierror):
-            return (
-                "the name speedtest.net could not be looked up: this computer seems to have "
-                "no internet connection, or DNS is not working"
-            )
-        if isinstance(cause, TimeoutError):
-            return "speedtest.net did not answer in time (the service is slow or blocked here)"
-        if isinstance(cause, ssl.SSLError | ssl.CertificateError):
-            return (
-                "the secure connection to speedtest.net failed (a firewall or proxy on this "
-                "network may be intercepting it)"
-            )
-        if isinstance(cause, NoServers):
-            return "speedtest.net listed no test servers for this connection"
-        if isinstance(cause, speedtest.SpeedtestBestServerFailure):
-            return "none of the nearest speed-test servers answered"
-        if isinstance(cause, ConnectionError | OSError) and not isinstance(cause, URLError):
-            return "speedtest.net could not be reached: this computer seems to be offline"
-    return (
-        "speedtest.net sent an answer homecheck could not understand (for example the "
-        "login page of a hotel or cafe Wi-Fi, or the service changed)"
-    )
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    """The exception and what it wraps: speedtest-cli puts the cause in args[0], urllib in
-    URLError.reason."""
-    seen: list[BaseException] = []
-    todo: list[object] = [exc]
-    while todo:
-        item = todo.pop(0)
-        if not isinstance(item, BaseException) or item in seen or len(seen) > 8:
-            continue
-        seen.append(item)
-        todo += [*item.args[:1], getattr(item, "reason", None), item.__cause__, item.__context__]
-    return seen
 
 
 def _not_measured(run: _Run, exc: BaseException) -> ProbeResult:

@@ -158,3 +158,15 @@ def test_ctrl_c_keeps_what_was_measured(fake: FakeSpeedtest) -> None:
     assert result.measurement("network.download_mbps") is not None
     assert result.measurement("network.latency_ms") is not None
     assert elapsed < 5.0  # not the 20 s upload
+
+
+def test_an_intercepted_tls_connection_is_named(
+    fake: FakeSpeedtest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy or firewall that re-signs TLS: the client does not trust the certificate."""
+    monkeypatch.delenv("SSL_CERT_FILE")
+
+    result, elapsed = timed()
+
+    assert result.reason is not None and "secure connection" in result.reason
+    assert elapsed < 2.0
