@@ -213,8 +213,13 @@ def _measure(run: _Run) -> None:
     # Sponsor and city only: the distance would tell where the candidate lives.
     run.details["server"] = f"{best.get('sponsor', '?')} ({best.get('name', '?')})"
 
-    sampler = RttSampler(host, port, interval_s=settings.probe_interval_s)
-    counters = AdapterCounters(connection.egress_interface(host), settings.counter_interval_s)
+    # Both look the server's name up, and the sampler tries ICMP for up to a second first.
+    sampler = run.bounded(
+        lambda: RttSampler(host, port, interval_s=settings.probe_interval_s),
+        settings.socket_timeout_s,
+    )
+    adapter = run.bounded(lambda: connection.egress_interface(host), settings.socket_timeout_s)
+    counters = AdapterCounters(adapter, settings.counter_interval_s)
     sampler.start()
     counters.start()
     try:
