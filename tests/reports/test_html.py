@@ -170,12 +170,13 @@ def test_every_output_format_renders(full_report: Report) -> None:
 def test_templates_are_package_data() -> None:
     """Every file in reports/templates matches pyproject's package-data, so it gets installed."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    patterns = config["tool"]["setuptools"]["package-data"]["reports"]
+    assert "reports.templates" in config["tool"]["setuptools"]["packages"]
+    patterns = config["tool"]["setuptools"]["package-data"]["reports.templates"]
     templates = resources.files("reports") / "templates"
     files = [p for p in Path(str(templates)).iterdir() if p.is_file()]
     assert {"report.html.j2", "report.css"} <= {p.name for p in files}
     for path in files:
-        assert any(Path("templates", path.name).match(pattern) for pattern in patterns), path.name
+        assert any(Path(path.name).match(pattern) for pattern in patterns), path.name
 
 
 @pytest.mark.parametrize(
