@@ -24,6 +24,7 @@ is the real psutil. Default thresholds live in the profiles (homecheck/profiles/
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from collections import defaultdict
@@ -105,7 +106,9 @@ class SystemProbe:
             measurements.append(Measurement("system.cpu_max_mhz", round(freq), "MHz"))
         else:
             unmeasured.append(
-                Unmeasured("system.cpu_max_mhz", "the OS does not report the CPU speed (common in VMs)")
+                Unmeasured(
+                    "system.cpu_max_mhz", "the OS does not report the CPU speed (common in VMs)"
+                )
             )
         details["cpu_model"] = _cpu_model()
 
@@ -123,7 +126,9 @@ class SystemProbe:
                 )
             )
         else:
-            unmeasured.append(Unmeasured("system.cpu_headroom_pct", "stopped before CPU use was sampled"))
+            unmeasured.append(
+                Unmeasured("system.cpu_headroom_pct", "stopped before CPU use was sampled")
+            )
         details["top_cpu"] = [
             {"name": u.name, "cpu_pct": u.cpu_pct, "processes": u.count} for u in top_cpu
         ]
@@ -148,12 +153,13 @@ class SystemProbe:
         context.progress(0.85, "memory, disk, power")
         vm = self.ps.virtual_memory()
         measurements.append(Measurement("system.ram_total_gb", round(vm.total / GB, 2), "GB"))
-        measurements.append(Measurement("system.ram_available_gb", round(vm.available / GB, 2), "GB"))
+        measurements.append(
+            Measurement("system.ram_available_gb", round(vm.available / GB, 2), "GB")
+        )
         swap = self.ps.swap_memory()
         measurements.append(Measurement("system.swap_used_gb", round(swap.used / GB, 2), "GB"))
         details["top_memory"] = [
-            {"name": u.name, "rss_gb": u.rss_gb, "processes": u.count}
-            for u in self._top_memory()
+            {"name": u.name, "rss_gb": u.rss_gb, "processes": u.count} for u in self._top_memory()
         ]
 
         try:
@@ -170,12 +176,18 @@ class SystemProbe:
         battery = self.ps.sensors_battery() if hasattr(self.ps, "sensors_battery") else None
         details["battery_present"] = battery is not None
         if battery is None:
-            measurements.append(Measurement("system.on_battery", False, "", method="no battery found"))
-            unmeasured.append(Unmeasured("system.battery_pct", "no battery (a desktop, or not reported)"))
+            measurements.append(
+                Measurement("system.on_battery", False, "", method="no battery found")
+            )
+            unmeasured.append(
+                Unmeasured("system.battery_pct", "no battery (a desktop, or not reported)")
+            )
         else:
             plugged = battery.power_plugged
             measurements.append(Measurement("system.on_battery", plugged is False, ""))
-            measurements.append(Measurement("system.battery_pct", round(float(battery.percent), 1), "%"))
+            measurements.append(
+                Measurement("system.battery_pct", round(float(battery.percent), 1), "%")
+            )
 
         context.progress(1.0, "done")
         return ProbeResult(
@@ -227,7 +239,10 @@ class SystemProbe:
 
 def _prime_processes(ps: Any) -> list[Any]:
     procs = []
+    me = os.getpid()
     for proc in ps.process_iter(["name"]):
+        if proc.pid == me:  # homecheck itself is not what the user should close
+            continue
         try:
             proc.cpu_percent(None)  # baseline; the next call returns use since this one
             procs.append(proc)
@@ -286,9 +301,9 @@ def _os_facts() -> tuple[str, bool, dict[str, JSON]]:
         major = int(version.split(".")[0]) if version else 0
         name, supported = f"macOS {version}", major >= 11
     elif system == "Windows":
-        release = platform.release()
-        name = f"Windows {release}"
-        supported = release.isdigit() and int(release) >= 10
+        win_release = platform.release()
+        name = f"Windows {win_release}"
+        supported = win_release.isdigit() and int(win_release) >= 10
     else:
         name, supported = system or "unknown", False
     return name, supported, {"os_kernel": platform.release(), "architecture": arch}

@@ -11,7 +11,6 @@ judged by the real aggregator against the built-in voice profile:
 from __future__ import annotations
 
 import math
-import os
 
 import pytest
 
@@ -22,15 +21,6 @@ from homecheck.runner import STOPPED_REASON
 HOSTILE_DEVICE = 'Headset <script>window.__pwned = 1; document.title = "pwned"</script> USB'
 HOSTILE_PROCESS = '<img src="http://127.0.0.1:9/x.png" onerror="window.__pwned = 2">'
 STARTED, FINISHED = "2025-03-14T09:26:53+00:00", "2025-03-14T09:27:58+00:00"
-
-
-def need(condition: object, reason: str) -> None:
-    """Skip a test whose real setup is missing; in CI (CI=true) that is a failure instead."""
-    if condition:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and {reason}")
-    pytest.skip(reason)
 
 
 def _cpu_series(seconds: float = 3.0, cores: int = 4) -> tuple[Series, ...]:

@@ -25,7 +25,8 @@ import pytest
 
 from homecheck.model import Report
 from reports import OutputFormat, render
-from tests.reports.conftest import HOSTILE_DEVICE, HOSTILE_PROCESS, need
+from tests.conftest import need
+from tests.reports.conftest import HOSTILE_DEVICE, HOSTILE_PROCESS
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 FLAGS = (
@@ -104,7 +105,9 @@ def server() -> Iterator[_Server]:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     need(
-        Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file() and shutil.which("chromium"),
+        Path(CHROMIUM).is_file()
+        and Path(CHROMEDRIVER).is_file()
+        and bool(shutil.which("chromium")),
         "Chromium is not installed (Debian packages chromium and chromium-driver; `make test` "
         "installs them as root)",
     )
