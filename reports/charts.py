@@ -12,11 +12,13 @@ reads (the <desc> summarises the data: range, minimum, median, maximum).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
 from markupsafe import Markup, escape
+
+from reports.scales import clean, fmt, log_ticks, nice_ticks, number, segments, thin
 
 WIDTH, HEIGHT = 760, 300
 LEFT, RIGHT, TOP, BOTTOM = 70, 24, 66, 52
@@ -25,6 +27,11 @@ HALO = 'paint-order="stroke" stroke="#fff" stroke-width="3" stroke-linejoin="rou
 # More points than this many per pixel column are reduced to each column's first/min/max/last,
 # which keeps spikes (a lost-packet burst, a click) visible while keeping the file small.
 MAX_POINTS = 2 * (WIDTH - LEFT - RIGHT)
+
+
+# Phases that are the baseline (not shaded): the network's idle span, the audio probe's quiet room.
+QUIET_PHASES = frozenset({"idle", "room", "quiet"})
+PHASE_LABELS = {"download": "download load", "upload": "upload load", "room": "quiet room"}
 
 
 class LineStyle(Enum):
@@ -61,6 +68,9 @@ class Line:
 class Limit:
     value: float
     label: str
+    # The x span the limit applies to (e.g. only the quiet-room part); None = the whole axis.
+    x_from: float | None = None
+    x_to: float | None = None
 
 
 @dataclass(frozen=True)
@@ -79,31 +89,6 @@ class Chart:
     x_from_zero: bool = False
 
 
-def clean(
-    points: Iterable[tuple[object, object]], *, log_x: bool = False
-) -> list[tuple[float, float | None]]:
-    """Keep points with a finite numeric x; a missing or non-finite y becomes a gap (None)."""
-    kept: list[tuple[float, float | None]] = []
-    for x, y in points:
-        x_value = number(x)
-        if x_value is None or (log_x and x_value <= 0):
-            continue
-        kept.append((x_value, number(y)))
-    kept.sort(key=lambda p: p[0])
-    return kept
-
-
-def number(value: object) -> float | None:
-    """`value` as a float if it is a finite number (not a bool), else None."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return None
-    try:
-        as_float = float(value)
-    except OverflowError:  # an int past 1.8e308, from an edited file
-        return None
-    return as_float if math.isfinite(as_float) else None
-
-
 def has_data(chart: Chart) -> bool:
     return any(
         sum(1 for _, y in clean(line.points, log_x=chart.log_x) if y is not None) >= 2
@@ -118,7 +103,7 @@ def svg(chart: Chart, chart_id: str) -> Markup:
     x_lo, x_hi = _x_range(chart, xs)
     y_lo, y_hi, y_ticks = _y_range(chart, ys)
     plot = _Plot(x_lo, x_hi, y_lo, y_hi, chart.log_x)
-    x_ticks = _log_ticks(x_lo, x_hi) if chart.log_x else _nice_ticks(x_lo, x_hi, 8)
+    x_ticks = log_ticks(x_lo, x_hi) if chart.log_x else nice_ticks(x_lo, x_hi, 8)
 
     out: list[str] = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
@@ -178,7 +163,7 @@ def _x_range(chart: Chart, xs: list[float]) -> tuple[float, float]:
 def _y_range(chart: Chart, ys: list[float]) -> tuple[float, float, list[float]]:
     if chart.y_range is not None:
         lo, hi = chart.y_range
-        return lo, hi, _nice_ticks(lo, hi, 6)
+        return lo, hi, nice_ticks(lo, hi, 6)
     values = ys + [limit.value for limit in chart.limits]
     lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
     if chart.y_from_zero:
@@ -187,42 +172,8 @@ def _y_range(chart: Chart, ys: list[float]) -> tuple[float, float, list[float]]:
         lo, hi = lo - 1.0, hi + 1.0
     # Headroom above the highest value, so a peak or a limit line does not sit on the phase labels.
     hi += 0.06 * (hi - lo)
-    ticks = _nice_ticks(lo, hi, 6)
+    ticks = nice_ticks(lo, hi, 6)
     return ticks[0], ticks[-1], ticks
-
-
-def _nice_ticks(lo: float, hi: float, count: int) -> list[float]:
-    """Round tick values (1, 2, 2.5, 5 x 10^n) covering [lo, hi]."""
-    raw = (hi - lo) / max(1, count - 1)
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    first = math.floor(lo / step) * step
-    ticks = []
-    value = first
-    while value < hi + step * 0.999:
-        ticks.append(round(value, 10))
-        if value >= hi:
-            break
-        value += step
-    return ticks
-
-
-def _log_ticks(lo: float, hi: float) -> list[float]:
-    ticks = []
-    for decade in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):
-        for mantissa in (1, 2, 5):
-            value = mantissa * 10.0**decade
-            if lo <= value <= hi:
-                ticks.append(value)
-    return ticks
-
-
-def fmt(value: float) -> str:
-    """A tick or summary number: 1k for 1000 Hz style is left to the caller; trims '.0'."""
-    if abs(value) >= 1000 and value == int(value):
-        thousands = value / 1000
-        return f"{thousands:g}k"
-    return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.3g}"
 
 
 def _phases(chart: Chart, plot: _Plot) -> list[str]:
@@ -231,13 +182,13 @@ def _phases(chart: Chart, plot: _Plot) -> list[str]:
         if number(start) is None or number(end) is None or end <= start:
             continue
         x0, x1 = plot.x(max(start, plot.x_lo)), plot.x(min(end, plot.x_hi))
-        idle = name.lower() == "idle"
-        if not idle:
+        quiet = name.lower() in QUIET_PHASES
+        if not quiet:
             out.append(
                 f'<rect class="phase" x="{x0:.1f}" y="{TOP}" width="{x1 - x0:.1f}" '
                 f'height="{HEIGHT - TOP - BOTTOM}" fill="#f2c94c" fill-opacity="0.22"/>'
             )
-        label = name if idle else f"{name} load"
+        label = PHASE_LABELS.get(name.lower(), name)
         out.append(
             f'<text class="phase-label" x="{(x0 + x1) / 2:.1f}" y="{TOP - 5}" font-size="11" '
             f'text-anchor="middle" fill="#5c4a00">{escape(label)}</text>'
@@ -298,31 +249,26 @@ def _limit(limit: Limit, plot: _Plot) -> list[str]:
     if not plot.y_lo <= limit.value <= plot.y_hi:
         return []
     y = plot.y(limit.value)
+    x1 = LEFT if limit.x_from is None else plot.x(min(max(limit.x_from, plot.x_lo), plot.x_hi))
+    x2 = WIDTH - RIGHT if limit.x_to is None else plot.x(min(max(limit.x_to, plot.x_lo), plot.x_hi))
     # The label goes on the side of the line with more room.
     text_y = y + 14 if y < (TOP + HEIGHT - BOTTOM) / 2 else y - 5
     return [
-        f'<line class="limit" x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" '
+        f'<line class="limit" x1="{x1:.1f}" y1="{y:.1f}" x2="{x2:.1f}" y2="{y:.1f}" '
         f'stroke="#a61b1b" stroke-width="1.3" stroke-dasharray="10 3 2 3"/>',
-        f'<text x="{WIDTH - RIGHT - 4}" y="{text_y:.1f}" font-size="11" text-anchor="end" '
+        f'<text x="{x2 - 4:.1f}" y="{text_y:.1f}" font-size="11" text-anchor="end" '
         f'fill="#a61b1b" {HALO}>{escape(limit.label)}</text>',
     ]
 
 
 def _path(line: Line, pts: list[tuple[float, float | None]], plot: _Plot) -> list[str]:
-    segments: list[list[tuple[float, float]]] = [[]]
-    for x, y in pts:
-        if y is None:
-            segments.append([])
-        else:
-            segments[-1].append((plot.x(x), plot.y(y)))
     commands = []
-    for segment in segments:
-        reduced = _reduce(segment)
-        if len(reduced) == 1:  # a lone point between gaps: draw it as a dot-sized stroke
-            px, py = reduced[0]
-            reduced.append((px + 0.5, py))
-        if reduced:
-            commands.append("M" + " L".join(f"{px:.1f},{py:.1f}" for px, py in reduced))
+    for run in segments(pts):
+        projected = thin([(plot.x(x), plot.y(y)) for x, y in run], MAX_POINTS)
+        if len(projected) == 1:  # a lone point between gaps: draw it as a dot-sized stroke
+            px, py = projected[0]
+            projected.append((px + 0.5, py))
+        commands.append("M" + " L".join(f"{px:.1f},{py:.1f}" for px, py in projected))
     if not commands:
         return []
     style = line.style
@@ -332,30 +278,6 @@ def _path(line: Line, pts: list[tuple[float, float | None]], plot: _Plot) -> lis
         f'stroke-width="{style.width}" stroke-linejoin="round"{dash}>'
         f"<title>{escape(line.label)}</title></path>"
     ]
-
-
-def _reduce(segment: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    if len(segment) <= MAX_POINTS:
-        return segment
-    out: list[tuple[float, float]] = []
-    column: list[tuple[float, float]] = []
-    for point in segment:
-        if column and int(point[0]) != int(column[0][0]):
-            out += _column(column)
-            column = []
-        column.append(point)
-    out += _column(column)
-    return out
-
-
-def _column(column: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    if len(column) <= 4:
-        return column
-    # SVG y grows downwards: min() is the highest value on screen.
-    low = max(column, key=lambda p: p[1])
-    high = min(column, key=lambda p: p[1])
-    middle = sorted([low, high], key=lambda p: p[0])
-    return [column[0], *middle, column[-1]]
 
 
 def _legend(chart: Chart) -> list[str]:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from homecheck.model import Requirement, Series
-from reports.charts import Chart, Limit, Line, LineStyle, fmt, number
+from reports.charts import Chart, Limit, Line, LineStyle
+from reports.scales import fmt, number
 
 _CORE = re.compile(r"^cpu(\d+)_busy_pct$")
 KNOWN = frozenset(
@@ -36,7 +38,9 @@ def charts_for(series: Sequence[Series], requirements: Mapping[str, Requirement]
         charts.append(_rtt(by_name["rtt_ms"], requirements))
     speeds = [by_name[n] for n in ("download_mbps", "upload_mbps") if n in by_name]
     if speeds:
-        charts.append(_speed(speeds, requirements))
+        # Speeds may come without phases; the delay series of the same run has them.
+        phases = _phases(speeds) or _phases([by_name["rtt_ms"]] if "rtt_ms" in by_name else [])
+        charts.append(_speed(speeds, phases, requirements))
     if "level_dbfs" in by_name:
         charts.append(_level(by_name["level_dbfs"], requirements))
     if "spectrum_dbfs" in by_name:
@@ -124,7 +128,11 @@ def _rtt(rtt: Series, requirements: Mapping[str, Requirement]) -> Chart:
     )
 
 
-def _speed(speeds: list[Series], requirements: Mapping[str, Requirement]) -> Chart:
+def _speed(
+    speeds: list[Series],
+    phases: tuple[tuple[str, float, float], ...],
+    requirements: Mapping[str, Requirement],
+) -> Chart:
     styles = {"download_mbps": LineStyle.MAIN, "upload_mbps": LineStyle.SECOND}
     words = {"download_mbps": "download", "upload_mbps": "upload"}
     limits = tuple(
@@ -139,7 +147,7 @@ def _speed(speeds: list[Series], requirements: Mapping[str, Requirement]) -> Cha
         y_label="Speed",
         y_unit=speeds[0].unit or "Mbit/s",
         lines=tuple(Line(words[s.name], s.points, styles[s.name]) for s in speeds),
-        phases=_phases(speeds),
+        phases=phases,
         limits=limits,
         y_from_zero=True,
         x_from_zero=True,
@@ -147,15 +155,20 @@ def _speed(speeds: list[Series], requirements: Mapping[str, Requirement]) -> Cha
 
 
 def _level(level: Series, requirements: Mapping[str, Requirement]) -> Chart:
+    limits = _limit(requirements, "audio.noise_floor_dbfs", "background-noise limit", level.unit)
+    # The noise limit judges the quiet-room recording, not the read-aloud sentence after it.
+    room = next((p for p in _phases([level]) if p[0] == "room"), None)
+    if room is not None:
+        limits = tuple(replace(limit, x_from=room[1], x_to=room[2]) for limit in limits)
     return Chart(
-        title="Sound level in the room over time (100 ms steps)",
+        title="Sound level at the microphone over time (100 ms steps)",
         x_label=_time_label(level.x_unit),
         x_unit=level.x_unit,
         y_label="Level",
         y_unit=level.unit or "dBFS",
         lines=(Line("level", level.points),),
         phases=_phases([level]),
-        limits=_limit(requirements, "audio.noise_floor_dbfs", "background-noise limit", level.unit),
+        limits=limits,
         x_from_zero=True,
     )
 

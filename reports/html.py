@@ -7,7 +7,7 @@ an injection that slipped past escaping could neither run nor call home). The te
 names and OS strings come from the measured machine, and a saved report file may have been edited,
 so all of it is untrusted text.
 
-Layout: the overall verdict and what to fix; one section per area (Computer, Network, Microphone &
+Layout: the overall verdict and what to fix; one section per area (Computer, Network, Microphone and
 room, then any other area) with its lines, other measured values, charts and details; a footer with
 the tool version, the profile and its SHA-256, the times, and exactly what data the report holds.
 """
@@ -25,7 +25,7 @@ from markupsafe import Markup
 
 from homecheck.metrics import BY_ID
 from homecheck.model import JSON, Finding, Level, ProbeResult, Report, Verdict
-from reports import charts, figures, words
+from reports import charts, figures, scales, words
 from reports.json_report import SUMMARIES
 
 
@@ -84,6 +84,10 @@ _TABLES = {
     ),
 }
 _FACT_LABELS = {
+    "devices": "Microphones found",
+    "tested_device": "Microphone tested",
+    "host_api": "Audio system",
+    "tnr_db": "Tone-to-noise ratio (dB)",
     "cpu_model": "CPU model",
     "os_kernel": "Operating-system kernel",
     "architecture": "Architecture",
@@ -180,7 +184,7 @@ def _status(result: ProbeResult | None, findings: Sequence[Finding]) -> str:
         return f"Not measured: {shared}" if shared else "Not measured in this run."
     if result.reason:
         return f"Could not be measured: {result.reason}"
-    seconds = charts.number(result.duration_s)
+    seconds = scales.number(result.duration_s)
     took = "?" if seconds is None else f"{seconds:.1f} s"
     if result.partial:
         return f"Cut short after {took}: the values below come from the part that was measured."
@@ -238,6 +242,10 @@ _UNIT_SUFFIXES = {
 }
 
 
+def _label(key: str) -> str:
+    return _FACT_LABELS.get(key, _humanise(key))
+
+
 def _humanise(key: str) -> str:
     """`sample_rate_hz` -> "Sample rate (Hz)"."""
     text, unit = str(key), ""
@@ -261,13 +269,13 @@ def _details(details: Mapping[str, JSON]) -> tuple[tuple[Fact, ...], tuple[Table
     if not isinstance(details, Mapping):
         return (), ()
     for key, value in details.items():
-        label = _FACT_LABELS.get(key, _humanise(key))
+        label = _label(key)
         if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
             tables.append(_table(key, value))
         elif isinstance(value, list):
             facts.append(Fact(label, ", ".join(_cell(v) for v in value) if value else "none"))
         elif isinstance(value, Mapping):
-            facts += [Fact(f"{label}: {_humanise(k)}", _cell(v)) for k, v in value.items()]
+            facts += [Fact(f"{label}: {_label(k)}", _cell(v)) for k, v in value.items()]
         else:
             facts.append(Fact(label, _cell(value)))
     return tuple(facts), tuple(tables)
@@ -279,7 +287,7 @@ def _table(key: str, rows: Sequence[Mapping[str, JSON]]) -> Table:
         caption, columns = _TABLES[key]
     else:
         keys = list(dict.fromkeys(k for row in rows for k in row))
-        caption, columns = _humanise(key), tuple((k, _humanise(k)) for k in keys)
+        caption, columns = _label(key), tuple((k, _label(k)) for k in keys)
     return Table(
         caption=caption,
         columns=tuple(title for _, title in columns),
@@ -309,8 +317,7 @@ def _contents(report: Report, areas: Sequence[Area]) -> list[str]:
             parts.append("charts: " + "; ".join(_lower_first(t) for t in area.chart_titles))
         if isinstance(result.details, Mapping) and result.details:
             names = [
-                _lower_first(_TABLES[k][0] if k in _TABLES else _FACT_LABELS.get(k, _humanise(k)))
-                for k in result.details
+                _lower_first(_TABLES[k][0] if k in _TABLES else _label(k)) for k in result.details
             ]
             parts.append("details: " + ", ".join(names))
         lines.append(f"{area.title}: " + "; ".join(parts) + ".")

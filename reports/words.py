@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from homecheck.metrics import BY_ID
+from homecheck.metrics import AREAS, BY_ID, area
 from homecheck.model import Finding, Level, Report, Verdict
-from reports import charts
+from reports import scales
 from reports.terminal import HEADLINES
 
 VERDICT_WORDS = {
@@ -28,10 +28,9 @@ VERDICT_ICONS = {
     Verdict.FAIL: "✘",
     Verdict.NOT_MEASURED: "?",
 }
-# The probes' own titles (probes/*.py `title`), repeated here because a renderer never imports a
-# probe; an area not listed is titled from its name.
-AREA_TITLES = {"system": "Computer", "network": "Network", "audio": "Microphone & room"}
-AREA_ORDER = ("system", "network", "audio")
+# The areas' titles and their usual order come from the metric catalogue (as in the terminal
+# table); an area not listed there is titled from its name.
+AREA_ORDER = tuple(AREAS)
 # The order of the "what to fix" list: the lines that make a setup not ready come first.
 _URGENCY = {Verdict.FAIL: 0, Verdict.NOT_MEASURED: 1, Verdict.WARN: 2, Verdict.PASS: 3}
 
@@ -41,13 +40,13 @@ def headline(verdict: Verdict) -> str:
 
 
 def area_of(metric: str) -> str:
-    return metric.split(".", 1)[0]
+    return area(metric)
 
 
-def area_title(area: str) -> str:
-    if area in AREA_TITLES:
-        return AREA_TITLES[area]
-    words = area.replace("_", " ").strip() or "other"
+def area_title(name: str) -> str:
+    if name in AREAS:
+        return AREAS[name]
+    words = name.replace("_", " ").strip() or "other"
     return words[0].upper() + words[1:]
 
 
@@ -68,7 +67,7 @@ def value_text(value: object, unit: str) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int | float):
-        number = charts.number(value)
+        number = scales.number(value)
         if number is None:
             return "—"
         if abs(number) >= 100 or number == int(number):

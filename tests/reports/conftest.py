@@ -15,7 +15,7 @@ import math
 import pytest
 
 from homecheck import aggregator, profiles
-from homecheck.model import Measurement, ProbeResult, Report, Series, Unmeasured
+from homecheck.model import JSON, Measurement, ProbeResult, Report, Series, Unmeasured
 from homecheck.runner import STOPPED_REASON
 
 HOSTILE_DEVICE = 'Headset <script>window.__pwned = 1; document.title = "pwned"</script> USB'
@@ -120,9 +120,10 @@ def network_result(until_s: float = 21.0) -> ProbeResult:
     )
     series = [Series("rtt_ms", "ms", rtt, phases=phases)]
     if download:
-        series.append(Series("download_mbps", "Mbit/s", download, phases=phases))
+        # Like probes/network_result.py: only the delay series carries the phases.
+        series.append(Series("download_mbps", "Mbit/s", download))
     if upload:
-        series.append(Series("upload_mbps", "Mbit/s", upload, phases=phases))
+        series.append(Series("upload_mbps", "Mbit/s", upload))
     measured = [
         Measurement("network.latency_ms", 24.6, "ms", method="UDP echo, 50 packets/s"),
         Measurement("network.latency_p95_ms", 29.8, "ms"),
@@ -163,17 +164,42 @@ def network_result(until_s: float = 21.0) -> ProbeResult:
     )
 
 
+def _device(index: int, name: str, default: bool, kind: str) -> dict[str, JSON]:
+    """One entry of the audio probe's `devices` detail (probes/audio.py `_device_details`)."""
+    return {
+        "index": index,
+        "name": name,
+        "host_api": "ALSA",
+        "channels": 1 if default else 2,
+        "default_rate_hz": 48000.0,
+        "default": default,
+        "kind": kind,
+        "native_rate_hz": 48000 if default else None,
+    }
+
+
 def audio_result() -> ProbeResult:
-    level = tuple(
-        (round(i * 0.1, 1), round(-58 + 4 * math.sin(i / 3) + (25 if 30 <= i < 34 else 0), 1))
-        for i in range(60)
+    """The audio probe's shape: 3 s of room, then a read-aloud sentence (phases room/speech)."""
+    room = tuple(
+        (
+            round((i + 1) * 0.1, 1),
+            round(-58 + 4 * math.sin(i / 3) + (14 if i in (17, 18) else 0), 1),
+        )
+        for i in range(30)
+    )
+    speech = tuple(
+        (
+            round(3.5 + (i + 1) * 0.1, 1),
+            round(-24 + 6 * math.sin(i * 1.7) - (18 if i % 9 == 8 else 0), 1),
+        )
+        for i in range(35)
     )
     # A quiet room: noise falling ~4 dB per octave, mains hum at 50 Hz and its harmonics.
     spectrum = tuple(
         (
             round(f, 2),
             round(
-                -62
+                -92
                 - 13 * math.log10(f / 20)
                 + sum(18 / h for h in (1, 2, 3) if abs(f - 50 * h) < 6)
                 + 1.5 * math.sin(9 * math.log(f)),
@@ -182,11 +208,12 @@ def audio_result() -> ProbeResult:
         )
         for f in (i * 48000 / 4096 for i in range(1, 1707))
     )
+    device = _device(3, HOSTILE_DEVICE, True, "usb_headset")
     return ProbeResult(
         probe="audio",
         measurements=(
             Measurement("audio.input_present", True, ""),
-            Measurement("audio.headset", "usb_headset", ""),
+            Measurement("audio.headset", "usb_headset", "", method="USB audio device"),
             Measurement(
                 "audio.noise_floor_dbfs", -58.2, "dBFS", method="10th percentile of 100 ms frames"
             ),
@@ -196,18 +223,22 @@ def audio_result() -> ProbeResult:
             Measurement("audio.speech_snr_db", 31.0, "dB"),
         ),
         series=(
-            Series("level_dbfs", "dBFS", level),
-            Series("spectrum_dbfs", "dBFS", spectrum, x_unit="Hz"),
+            Series(
+                "level_dbfs",
+                "dBFS",
+                room + speech,
+                phases=(("room", 0.0, 3.0), ("speech", 3.5, 7.0)),
+            ),
+            Series("spectrum_dbfs", "dBFS/Hz", spectrum, x_unit="Hz"),
         ),
         details={
-            "device": HOSTILE_DEVICE,
-            "devices": [
-                {"name": HOSTILE_DEVICE, "channels": 1, "default": True},
-                {"name": "Built-in Audio Analog Stereo", "channels": 2, "default": False},
-            ],
-            "sample_rate_hz": 48000,
+            "devices": [device, _device(0, "Built-in Audio Analog Stereo", False, "builtin")],
+            "tested_device": {**device, "capture_rate_hz": 48000, "capture_channels": 1},
+            "noise_leq_dbfs": -55.1,
+            "hum_mains_hz": 50,
+            "hum_lines": [{"hz": 50.0, "tnr_db": 14.0}, {"hz": 100.0, "tnr_db": 7.2}],
         },
-        duration_s=6.1,
+        duration_s=7.4,
     )
 
 

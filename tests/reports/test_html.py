@@ -63,7 +63,7 @@ def test_untrusted_text_is_escaped(full_report: Report) -> None:
 def test_sections_per_area_and_footer(full_report: Report) -> None:
     page = render(full_report, OutputFormat.HTML)
     titles = re.findall(r'<span class="area-title">(.*?)</span>', page)
-    assert titles == ["Computer", "Network", "Microphone &amp; room"]
+    assert titles == ["Computer", "Network", "Microphone and room"]
     assert full_report.profile.sha256 in page
     assert "homecheck 0.1.0" in page
     assert "No sound is recorded or kept" in page

@@ -51,22 +51,22 @@ CHARTS = {
         "Round-trip delay (ms)",
     ),
     "Download and upload speed over time": ("Time since this test started (s)", "Speed (Mbit/s)"),
-    "Sound level in the room over time (100 ms steps)": (
+    "Sound level at the microphone over time (100 ms steps)": (
         "Time since this test started (s)",
         "Level (dBFS)",
     ),
     "Room noise spectrum: which pitches the background noise has": (
         "Frequency (Hz, log scale)",
-        "Level (dBFS)",
+        "Level (dBFS/Hz)",
     ),
 }
 EXPECTED = {
-    "full_report": (list(CHARTS), ["Computer", "Network", "Microphone & room"]),
+    "full_report": (list(CHARTS), ["Computer", "Network", "Microphone and room"]),
     "system_only_report": (
         ["CPU use while measuring"],
-        ["Computer", "Network", "Microphone & room"],
+        ["Computer", "Network", "Microphone and room"],
     ),
-    "interrupted_report": (list(CHARTS)[:3], ["Computer", "Network", "Microphone & room"]),
+    "interrupted_report": (list(CHARTS)[:3], ["Computer", "Network", "Microphone and room"]),
 }
 
 
@@ -208,10 +208,13 @@ def test_report_in_chromium(
         assert svg.size["width"] > 400 and svg.size["height"] > 150  # laid out, not collapsed
         desc = svg.find_element(By.TAG_NAME, "desc").get_attribute("textContent")
         assert "median" in desc
-    if "Round-trip delay, idle and while the line is loaded" in titles:
-        rtt = svgs[titles.index("Round-trip delay, idle and while the line is loaded")]
-        phase_labels = [t.text for t in rtt.find_elements(By.CSS_SELECTOR, "text.phase-label")]
-        assert phase_labels[:2] == ["idle", "download load"]
+    for title in (
+        "Round-trip delay, idle and while the line is loaded",
+        "Download and upload speed over time",
+    ):
+        if title in titles:
+            labels = svgs[titles.index(title)].find_elements(By.CSS_SELECTOR, "text.phase-label")
+            assert [label.text for label in labels][:2] == ["idle", "download load"]
 
     # One section per area, and verdicts as words with an icon.
     headings = browser.find_elements(By.CSS_SELECTOR, "section.area h2 .area-title")
