@@ -6,9 +6,11 @@ real command twice (`run --only system` measures this machine for ~3 s) as a use
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -20,6 +22,7 @@ import pytest
 from homecheck.cli import main
 from homecheck.model import Report
 from reports import OutputFormat, json_report, render
+from tests.test_cli import assert_private
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,6 +54,17 @@ def test_report_renders_html_and_markdown(
     assert "&lt;script&gt;" in out_html.read_text()  # the device name survived the round trip
     err = capsys.readouterr().err
     assert f"HTML report written to {out_html}" in err
+
+
+def test_report_reads_stdin(
+    full_report: Report, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(render(full_report, OutputFormat.JSON)))
+    assert main(["report", "-", "--markdown", "-"]) == 0
+    assert capsys.readouterr().out == render(full_report, OutputFormat.MARKDOWN)
+    monkeypatch.setattr("sys.stdin", io.StringIO("{}"))
+    line = _error_line(capsys, ["report", "-"])
+    assert line.startswith("homecheck: error: report stdin: not a homecheck report")
 
 
 def test_report_markdown_to_stdout_and_table_by_default(
@@ -195,3 +209,26 @@ def test_real_run_json_rerenders_as_the_same_html(tmp_path: Path) -> None:
     assert page == direct.read_text()  # the JSON holds everything the HTML shows
     assert page.count('class="chart"') == 1 and "CPU use while measuring" in page
     assert "## homecheck:" in summary.read_text()
+    assert_private(page)
+    assert_private(summary.read_text())
+
+
+def test_ctrl_c_still_writes_the_html(tmp_path: Path) -> None:
+    page, summary = tmp_path / "partial.html", tmp_path / "partial.md"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "homecheck", "run", "--only", "system",
+         "--html", str(page), "--markdown", str(summary)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert proc.stderr is not None
+    assert "measuring" in proc.stderr.readline()
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    text = page.read_text()
+    assert "This run was stopped before the end." in text
+    assert "Cut short after" in text
+    assert "The run was stopped before the end" in summary.read_text()
