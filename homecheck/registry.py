@@ -4,11 +4,12 @@ not listed here does not exist, and tests/test_registry.py checks every listed p
 from __future__ import annotations
 
 from homecheck.probe import Probe
+from probes.audio import AudioProbe
 from probes.system import SystemProbe
 
 
 def all_probes() -> tuple[Probe, ...]:
-    return (SystemProbe(),)
+    return (SystemProbe(), AudioProbe())
 
 
 def names() -> tuple[str, ...]:
