@@ -36,8 +36,10 @@ MAINS_HARMONICS = {50.0: 5, 60.0: 4}
 # silence (no noise at all) as the ceiling.
 HUM_FLOOR_DB = -20.0
 HUM_CEILING_DB = 100.0
-# ITU-T P.56 margin: speech counts as active down to 15.9 dB below the active speech level.
+# ITU-T P.56 margin: speech counts as active down to 15.9 dB below the active speech level, and
+# for 200 ms (the hangover, two 100 ms frames) after it was last that loud.
 P56_MARGIN_DB = 15.9
+P56_HANGOVER_FRAMES = 2
 
 
 def db_power(power: float) -> float:
@@ -277,11 +279,11 @@ def speech_level(
     """Active speech level and speech-to-noise ratio of a recording of someone reading aloud.
 
     The idea of ITU-T P.56 (active speech level: the power of speech averaged over the time it
-    is active, where active means within 15.9 dB of that level) applied to 100 ms frames after
-    subtracting the background power measured just before, so the room's noise neither counts as
-    speech nor inflates its level. A frame must also rise clearly (3 standard deviations of the
-    background's own frame-to-frame spread) above the background. Returns None when no speech was
-    heard.
+    is active, where active means within 15.9 dB of that level, plus a 200 ms hangover after each
+    active moment) applied to 100 ms frames after subtracting the background power measured just
+    before, so the room's noise neither counts as speech nor inflates its level. A frame must also
+    rise clearly (3 standard deviations of the background's own frame-to-frame spread) above the
+    background. Returns None when no speech was heard.
     """
     powers = frame_powers(x, rate)
     speech = np.maximum(powers - noise_power, 0.0)
@@ -292,7 +294,7 @@ def speech_level(
         if not active.any():
             return None
         level = float(np.mean(speech[active]))
-        updated = speech >= max(level * margin, floor)
+        updated = _hang_over(speech >= max(level * margin, floor), P56_HANGOVER_FRAMES)
         if np.array_equal(updated, active):
             break
         active = updated
@@ -304,3 +306,10 @@ def speech_level(
         snr_db=round(db_power(level) - db_power(noise_power), 2),
         active_fraction=round(float(np.mean(active)), 3),
     )
+
+
+def _hang_over(active: NDArray[np.bool_], frames: int) -> NDArray[np.bool_]:
+    held = active.copy()
+    for shift in range(1, frames + 1):
+        held[shift:] |= active[:-shift]
+    return held

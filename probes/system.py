@@ -105,7 +105,9 @@ class SystemProbe:
             measurements.append(Measurement("system.cpu_max_mhz", round(freq), "MHz"))
         else:
             unmeasured.append(
-                Unmeasured("system.cpu_max_mhz", "the OS does not report the CPU speed (common in VMs)")
+                Unmeasured(
+                    "system.cpu_max_mhz", "the OS does not report the CPU speed (common in VMs)"
+                )
             )
         details["cpu_model"] = _cpu_model()
 
@@ -123,7 +125,9 @@ class SystemProbe:
                 )
             )
         else:
-            unmeasured.append(Unmeasured("system.cpu_headroom_pct", "stopped before CPU use was sampled"))
+            unmeasured.append(
+                Unmeasured("system.cpu_headroom_pct", "stopped before CPU use was sampled")
+            )
         details["top_cpu"] = [
             {"name": u.name, "cpu_pct": u.cpu_pct, "processes": u.count} for u in top_cpu
         ]
@@ -148,12 +152,13 @@ class SystemProbe:
         context.progress(0.85, "memory, disk, power")
         vm = self.ps.virtual_memory()
         measurements.append(Measurement("system.ram_total_gb", round(vm.total / GB, 2), "GB"))
-        measurements.append(Measurement("system.ram_available_gb", round(vm.available / GB, 2), "GB"))
+        measurements.append(
+            Measurement("system.ram_available_gb", round(vm.available / GB, 2), "GB")
+        )
         swap = self.ps.swap_memory()
         measurements.append(Measurement("system.swap_used_gb", round(swap.used / GB, 2), "GB"))
         details["top_memory"] = [
-            {"name": u.name, "rss_gb": u.rss_gb, "processes": u.count}
-            for u in self._top_memory()
+            {"name": u.name, "rss_gb": u.rss_gb, "processes": u.count} for u in self._top_memory()
         ]
 
         try:
@@ -170,12 +175,18 @@ class SystemProbe:
         battery = self.ps.sensors_battery() if hasattr(self.ps, "sensors_battery") else None
         details["battery_present"] = battery is not None
         if battery is None:
-            measurements.append(Measurement("system.on_battery", False, "", method="no battery found"))
-            unmeasured.append(Unmeasured("system.battery_pct", "no battery (a desktop, or not reported)"))
+            measurements.append(
+                Measurement("system.on_battery", False, "", method="no battery found")
+            )
+            unmeasured.append(
+                Unmeasured("system.battery_pct", "no battery (a desktop, or not reported)")
+            )
         else:
             plugged = battery.power_plugged
             measurements.append(Measurement("system.on_battery", plugged is False, ""))
-            measurements.append(Measurement("system.battery_pct", round(float(battery.percent), 1), "%"))
+            measurements.append(
+                Measurement("system.battery_pct", round(float(battery.percent), 1), "%")
+            )
 
         context.progress(1.0, "done")
         return ProbeResult(
