@@ -60,7 +60,7 @@ def run_speech(mic: VirtualMic, voice: np.ndarray, room: np.ndarray) -> tuple[Pr
     players: list[Player] = []
 
     def progress(fraction: float, message: str) -> None:
-        if message.startswith("Now read aloud") and not players:
+        if message.startswith("Read aloud now") and not players:
             players.append(mic.play(voice))
 
     started = time.monotonic()

@@ -25,6 +25,7 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column
 
 from homecheck import __version__, aggregator, profiles, registry
 from homecheck.metrics import BY_ID
@@ -306,7 +307,8 @@ class _LiveProgress:
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            TextColumn("{task.fields[note]}"),
+            # Wraps rather than cuts: the microphone check shows the sentence to read here.
+            TextColumn("{task.fields[note]}", table_column=Column(ratio=1, no_wrap=False)),
             TimeRemainingColumn(),
             console=Console(stderr=True),
             transient=False,

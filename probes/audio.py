@@ -61,7 +61,8 @@ from probes import audio_analysis as analysis
 from probes import audio_devices as devices
 from probes.audio_recorder import Recorder
 
-SENTENCE = "Thank you for calling, my name is Sam. How can I help you today?"
+# Short enough to show whole beside the progress bar on an 80-column terminal.
+SENTENCE = "Thank you for calling. How can I help you today?"
 # Reading the sentence takes about 4 s: less than 10 % of the window active is not the sentence.
 MIN_SPEECH_FRACTION = 0.1
 ROOM_METRICS = (
@@ -170,7 +171,7 @@ class AudioProbe:
             )
             take.room_complete = len(take.room) >= round(self.room_seconds * rate)
             if speech and take.room_complete and not _is_dead(take.room):
-                ready = f'Get ready to read aloud: "{SENTENCE}"'
+                ready = f'Get ready to read: "{SENTENCE}"'
                 context.progress(0.1 + 0.9 * self.room_seconds / phases, ready)
                 waited = recorder.record(
                     self.ready_seconds,
@@ -178,7 +179,7 @@ class AudioProbe:
                     show(self.room_seconds, self.ready_seconds, ready),
                 )
                 take.speech_start_s = (len(take.room) + len(waited)) / rate
-                prompt = f'Now read aloud: "{SENTENCE}"'
+                prompt = f'Read aloud now: "{SENTENCE}"'
                 context.progress(take.speech_start_s / phases, prompt)
                 take.speech = recorder.record(
                     self.speech_seconds,

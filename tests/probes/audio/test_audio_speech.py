@@ -33,7 +33,7 @@ def read_aloud(
     started: list[Player] = []
 
     def progress(fraction: float, message: str) -> None:
-        if message.startswith("Now read aloud") and not started:
+        if message.startswith("Read aloud now") and not started:
             started.append(mic.play(voice))
 
     probe = AudioProbe(room_seconds=3.0, speech_seconds=speech_seconds, ready_seconds=1.0)
