@@ -28,15 +28,14 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "probes" / "audio")]
-
-import signals  # noqa: E402
-from virtual_mic import Player, VirtualMic  # noqa: E402
+sys.path[:0] = [str(ROOT)]
 
 from homecheck.model import ProbeResult  # noqa: E402
 from homecheck.probe import ProbeContext, ProbeOptions  # noqa: E402
 from probes import audio_analysis  # noqa: E402
 from probes.audio import AudioProbe  # noqa: E402
+from tests.probes.audio import signals  # noqa: E402
+from tests.probes.audio.virtual_mic import Player, VirtualMic  # noqa: E402
 
 PLAY_S = 14.0
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from homecheck.metrics import BY_ID
+from homecheck.metrics import BY_ID, area
 from homecheck.model import Finding, Level, Measurement, ProbeResult, Profile, Requirement, Verdict
 
 NOT_SELECTED = "not checked in this run (the area was left out with --only)"
-RERUN_ADVICE = "Fix the reason above and run homecheck again."
+NOT_SELECTED_ADVICE = "Run homecheck without --only to check it."
 
 
 def judge(profile: Profile, results: Sequence[ProbeResult]) -> tuple[tuple[Finding, ...], Verdict]:
@@ -28,6 +28,7 @@ def judge(profile: Profile, results: Sequence[ProbeResult]) -> tuple[tuple[Findi
 
 
 def overall(findings: Iterable[Finding]) -> Verdict:
+    findings = list(findings)
     required = [f.verdict for f in findings if f.requirement.level is Level.REQUIRED]
     every = [f.verdict for f in findings]
     if Verdict.FAIL in required:
@@ -42,7 +43,9 @@ def overall(findings: Iterable[Finding]) -> Verdict:
 def _finding(req: Requirement, results: Sequence[ProbeResult]) -> Finding:
     measurement = _find(req.metric, results)
     if measurement is None:
-        return Finding(req, Verdict.NOT_MEASURED, None, _missing_reason(req.metric, results), RERUN_ADVICE)
+        reason = _missing_reason(req.metric, results)
+        advice = NOT_SELECTED_ADVICE if reason == NOT_SELECTED else ""
+        return Finding(req, Verdict.NOT_MEASURED, None, reason, advice)
     verdict, reason = _compare(req, measurement)
     if verdict is Verdict.FAIL and req.level is Level.RECOMMENDED:
         verdict = Verdict.WARN
@@ -63,9 +66,8 @@ def _missing_reason(metric: str, results: Sequence[ProbeResult]) -> str:
         for unmeasured in result.unmeasured:
             if unmeasured.metric == metric:
                 return unmeasured.reason
-    area = metric.split(".", 1)[0]
     for result in results:
-        if result.probe == area:
+        if result.probe == area(metric):
             return result.reason or "this probe ran but did not report this value"
     return NOT_SELECTED
 

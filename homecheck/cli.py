@@ -157,6 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return EXIT_INCOMPLETE
     except (UsageError, profiles.ProfileError) as exc:
         _fail(str(exc))
+    except KeyboardInterrupt:
+        print("homecheck: stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _fail(message: str) -> NoReturn:

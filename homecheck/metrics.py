@@ -35,7 +35,7 @@ CATALOGUE: tuple[MetricInfo, ...] = (
     _m("system.cpu_cores_physical", "cores", N, "CPU cores (physical)"),
     _m("system.cpu_cores_logical", "threads", N, "CPU threads (logical cores)"),
     _m("system.cpu_max_mhz", "MHz", N, "CPU top speed"),
-    _m("system.cpu_headroom_pct", "%", N, "CPU free while idle-ish (headroom)"),
+    _m("system.cpu_headroom_pct", "%", N, "CPU free (headroom)"),
     _m("system.ram_total_gb", "GB", N, "Memory installed"),
     _m("system.ram_available_gb", "GB", N, "Memory free to use"),
     _m("system.swap_used_gb", "GB", N, "Swap in use"),
@@ -77,6 +77,13 @@ CATALOGUE: tuple[MetricInfo, ...] = (
 )
 
 BY_ID: dict[str, MetricInfo] = {info.metric: info for info in CATALOGUE}
+
+# The measured areas, in report order: the prefix of a metric id is the name of its probe.
+AREAS: dict[str, str] = {"system": "Computer", "network": "Network", "audio": "Microphone and room"}
+
+
+def area(metric: str) -> str:
+    return metric.split(".", 1)[0]
 
 
 def info(metric: str) -> MetricInfo:

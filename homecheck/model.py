@@ -1,8 +1,8 @@
 """The shared vocabulary: measurements, probe results, requirements, findings and the report.
 
-Everything here is a frozen dataclass or an enum. Probes produce `ProbeResult`s, the aggregator turns
-them plus a `Profile` into `Finding`s, and the renderers read a finished `Report`. Nothing in this
-module does I/O.
+Everything here is a frozen dataclass or an enum. Probes produce `ProbeResult`s, the aggregator
+turns them plus a `Profile` into `Finding`s, and the renderers read a finished `Report`. Nothing in
+this module does I/O.
 """
 
 from __future__ import annotations
@@ -110,6 +110,8 @@ class Requirement:
 
     def describe(self, unit: str) -> str:
         """The limit in words, e.g. "at least 25 Mbit/s (ideally 50)"."""
+        if len(self.allowed) == 1:
+            return _word(self.allowed[0])
         if self.allowed:
             return "one of: " + ", ".join(_word(v) for v in self.allowed)
         suffix = f" {unit}" if unit else ""

@@ -51,11 +51,11 @@ def load(name_or_path: str) -> Profile:
     """A built-in profile by name, or a TOML file by path."""
     if name_or_path in BUILTIN:
         path = builtin_path(name_or_path)
-        source = f"builtin:{name_or_path}"
+        source = shown_as = f"builtin:{name_or_path}"
     else:
         path = Path(name_or_path)
         # Only the file name goes into reports: a full path can carry a user name.
-        source = path.name
+        source, shown_as = path.name, name_or_path
         if not path.is_file():
             known = ", ".join(BUILTIN)
             raise ProfileError(
@@ -65,7 +65,7 @@ def load(name_or_path: str) -> Profile:
         data = path.read_bytes()
     except OSError as exc:
         raise ProfileError(str(path), None, f"cannot read: {exc.strerror}") from None
-    return parse(data, source=source, shown_as=str(path) if source != path.name else source)
+    return parse(data, source=source, shown_as=shown_as)
 
 
 def parse(data: bytes, *, source: str, shown_as: str | None = None) -> Profile:
@@ -118,8 +118,8 @@ def _requirement(metric: str, body: Any, where: str) -> Requirement:
         raise ProfileError(where, key, "must be a table of limits")
     for field in body:
         if field not in _REQ_KEYS:
-            allowed = ", ".join(sorted(_REQ_KEYS))
-            raise ProfileError(where, f"{key}.{field}", f"unknown key (allowed: {allowed})")
+            known = ", ".join(sorted(_REQ_KEYS))
+            raise ProfileError(where, f"{key}.{field}", f"unknown key (allowed: {known})")
 
     level_text = body.get("level", Level.REQUIRED.value)
     try:
@@ -137,9 +137,7 @@ def _requirement(metric: str, body: Any, where: str) -> Requirement:
         numbers[field] = None if value is None else float(value)
 
     allowed_raw = body.get("allowed", [])
-    if not isinstance(allowed_raw, list) or not all(
-        isinstance(v, bool | str) for v in allowed_raw
-    ):
+    if not isinstance(allowed_raw, list) or not all(isinstance(v, bool | str) for v in allowed_raw):
         raise ProfileError(where, f"{key}.allowed", "must be a list of true/false or text values")
     allowed: tuple[bool | str, ...] = tuple(allowed_raw)
 
@@ -151,7 +149,9 @@ def _requirement(metric: str, body: Any, where: str) -> Requirement:
             raise ProfileError(where, key, "give at least one of min, max, warn_min, warn_max")
     else:
         if has_numbers:
-            raise ProfileError(where, key, f"this metric is a {info.kind.value}: use allowed = [...]")
+            raise ProfileError(
+                where, key, f"this metric is a {info.kind.value}: use allowed = [...]"
+            )
         if not allowed:
             raise ProfileError(where, f"{key}.allowed", "missing: list the acceptable values")
         wanted = bool if info.kind is Kind.FLAG else str

@@ -1,5 +1,8 @@
-"""The explicit list of probes, in the order they run. No discovery by file name: a probe that is
-not listed here does not exist, and tests/test_registry.py checks every listed probe is well formed."""
+"""The explicit list of probes, in the order they run.
+
+No discovery by file name: a probe that is not listed here does not exist, and
+tests/homecheck/test_registry.py checks every listed probe is well formed.
+"""
 
 from __future__ import annotations
 

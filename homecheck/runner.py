@@ -3,8 +3,8 @@
 Each probe runs in a daemon thread. While probes run, SIGINT (Ctrl-C) only sets the shared
 `cancelled` event: the main thread, which waits in short slices, sees it at once, gives the running
 probe a moment to return what it has, and marks the rest as not measured. A second Ctrl-C raises
-KeyboardInterrupt as usual. A probe that raises becomes a result with the reason; a probe that overruns its
-bound is abandoned (its thread is a daemon, so it cannot keep the process alive).
+KeyboardInterrupt as usual. A probe that raises becomes a result with the reason; a probe that
+overruns its bound is abandoned (its thread is a daemon, so it cannot keep the process alive).
 """
 
 from __future__ import annotations
@@ -155,7 +155,9 @@ def _run_one(
         return slot.result
     elapsed = round(time.monotonic() - started, 3)
     if cancelled.is_set():
-        return ProbeResult(probe=probe.name, reason=STOPPED_REASON, duration_s=elapsed, partial=True)
+        return ProbeResult(
+            probe=probe.name, reason=STOPPED_REASON, duration_s=elapsed, partial=True
+        )
     return ProbeResult(
         probe=probe.name,
         reason=f"the {probe.title.lower()} check did not finish within {timeout:g} s",

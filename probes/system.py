@@ -24,6 +24,7 @@ is the real psutil. Default thresholds live in the profiles (homecheck/profiles/
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from collections import defaultdict
@@ -238,7 +239,10 @@ class SystemProbe:
 
 def _prime_processes(ps: Any) -> list[Any]:
     procs = []
+    me = os.getpid()
     for proc in ps.process_iter(["name"]):
+        if proc.pid == me:  # homecheck itself is not what the user should close
+            continue
         try:
             proc.cpu_percent(None)  # baseline; the next call returns use since this one
             procs.append(proc)
@@ -297,9 +301,9 @@ def _os_facts() -> tuple[str, bool, dict[str, JSON]]:
         major = int(version.split(".")[0]) if version else 0
         name, supported = f"macOS {version}", major >= 11
     elif system == "Windows":
-        release = platform.release()
-        name = f"Windows {release}"
-        supported = release.isdigit() and int(release) >= 10
+        win_release = platform.release()
+        name = f"Windows {win_release}"
+        supported = win_release.isdigit() and int(win_release) >= 10
     else:
         name, supported = system or "unknown", False
     return name, supported, {"os_kernel": platform.release(), "architecture": arch}

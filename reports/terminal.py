@@ -1,18 +1,22 @@
 """The terminal report: a table a non-technical applicant can read, then the verdict in words.
 
 Every verdict is a word with an icon; colour only repeats it, so the table reads the same on a
-monochrome terminal, in a screen reader, or pasted into an e-mail.
+monochrome terminal, in a screen reader, or pasted into an e-mail. Areas left out with --only are
+summed up in one line each instead of a row per requirement.
 """
 
 from __future__ import annotations
 
 import io
+from itertools import groupby
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from homecheck.model import Finding, Measurement, Report, Verdict
+from homecheck.aggregator import NOT_SELECTED
+from homecheck.metrics import AREAS, area
+from homecheck.model import Finding, Level, Measurement, Report, Verdict
 from reports.json_report import SUMMARIES
 
 BADGES: dict[Verdict, tuple[str, str]] = {
@@ -39,56 +43,115 @@ def render(report: Report, *, color: bool = False, width: int = 110) -> str:
         color_system="standard" if color else None,
         highlight=False,
         emoji=False,
+        markup=False,  # process and device names are untrusted text, never markup
     )
-    console.print(
-        f"homecheck {report.tool_version} — profile [bold]{report.profile.name}[/]"
-        + (f": {report.profile.description}" if report.profile.description else "")
-    )
+    title = f"homecheck {report.tool_version} — profile {report.profile.name}"
+    if report.profile.description:
+        title += f": {report.profile.description}"
+    console.print(Text(title, style="bold"))
     if report.interrupted:
-        console.print("[bold]This run was stopped before the end: the report is partial.[/]")
-    table = Table(show_lines=False, expand=True, header_style="bold")
+        console.print(Text("This run was stopped before the end: the report is partial.", "bold"))
+
+    table = Table(expand=True, header_style="bold")
     table.add_column("Requirement", ratio=3)
     table.add_column("Measured", ratio=2)
     table.add_column("Required", ratio=3)
-    table.add_column("Verdict", ratio=2, no_wrap=True)
+    table.add_column("Verdict", no_wrap=True, min_width=14)
     table.add_column("Why / what to do", ratio=6)
-    for finding in report.findings:
-        badge, style = BADGES[finding.verdict]
-        label = finding.requirement.label
-        if finding.requirement.level.value == "recommended":
-            label += " (recommended)"
-        unit = finding.measurement.unit if finding.measurement else ""
-        table.add_row(
-            label,
-            _measured(finding.measurement),
-            finding.requirement.describe(unit),
-            Text(badge, style=style),
-            _explain(finding),
-        )
+    left_out: list[str] = []
+    ordered = sorted(report.findings, key=lambda f: _area_rank(area(f.requirement.metric)))
+    for name, group in groupby(ordered, key=lambda f: area(f.requirement.metric)):
+        findings = list(group)
+        title_text = AREAS.get(name, name.capitalize())
+        if all(f.reason == NOT_SELECTED for f in findings):
+            left_out.append(title_text)
+            continue
+        table.add_section()
+        table.add_row(Text(title_text.upper(), style="bold"), "", "", "", "")
+        for finding in findings:
+            table.add_row(*_row(finding))
     console.print(table)
+    for line in _busiest(report):
+        console.print(line)
+    if left_out:
+        console.print(
+            f"Not checked in this run (left out with --only): {', '.join(left_out)}. "
+            "Run homecheck without --only for a complete check."
+        )
     badge, style = BADGES[report.overall]
+    icon = badge.split()[0]
     console.print(
-        Text.assemble(("Overall: ", "bold"), (f"{badge.split()[0]} {HEADLINES[report.overall]}", style))
+        Text.assemble(("Overall: ", "bold"), (f"{icon} {HEADLINES[report.overall]}", style))
     )
     console.print(SUMMARIES[report.overall])
     return out.getvalue()
 
 
-def _measured(m: Measurement | None) -> str:
+def _busiest(report: Report) -> list[str]:
+    """Name the programs to close when the computer is short of CPU or memory."""
+    lines: list[str] = []
+    verdicts = {f.requirement.metric: f.verdict for f in report.findings}
+    system = next((r for r in report.results if r.probe == "system"), None)
+    if system is None:
+        return lines
+    for metric, key, field, unit, title in (
+        ("system.cpu_headroom_pct", "top_cpu", "cpu_pct", "%", "Biggest CPU users during the test"),
+        ("system.ram_available_gb", "top_memory", "rss_gb", "GB", "Biggest memory users"),
+    ):
+        if verdicts.get(metric, Verdict.PASS) is Verdict.PASS:
+            continue
+        rows = system.details.get(key)
+        if isinstance(rows, list) and rows:
+            named = [
+                f"{row['name']} ({row[field]} {unit})"
+                for row in rows
+                if isinstance(row, dict) and "name" in row and field in row
+            ]
+            lines.append(f"{title}: " + ", ".join(named))
+    return lines
+
+
+def _area_rank(name: str) -> int:
+    names = list(AREAS)
+    return names.index(name) if name in names else len(names)
+
+
+def _row(finding: Finding) -> tuple[str, str, str, Text, str]:
+    badge, style = BADGES[finding.verdict]
+    label = finding.requirement.label
+    if finding.requirement.level is Level.RECOMMENDED:
+        label += " (recommended)"
+    unit = finding.measurement.unit if finding.measurement else ""
+    return (
+        label,
+        measured_text(finding.measurement),
+        finding.requirement.describe(unit),
+        Text(badge, style=style),
+        _explain(finding),
+    )
+
+
+def measured_text(m: Measurement | None) -> str:
+    """A measured value as a person reads it: "42.1 Mbit/s", "yes", "wired", "—"."""
     if m is None:
         return "—"
     value = m.value
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, float):
-        text = f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+    if isinstance(value, int | float):
+        magnitude = abs(value)
+        text = (
+            f"{value:.0f}"
+            if magnitude >= 100
+            else f"{value:.1f}"
+            if magnitude >= 10
+            else f"{value:.3g}"
+        )
         return f"{text} {m.unit}".strip()
-    return str(value)
+    return value
 
 
 def _explain(finding: Finding) -> str:
     if finding.verdict is Verdict.PASS:
         return ""
-    if finding.advice and finding.reason:
-        return f"{finding.reason}. {finding.advice}"
-    return finding.advice or finding.reason
+    return ". ".join(part.rstrip(".") for part in (finding.reason, finding.advice) if part) + "."

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from virtual_mic import VirtualMic, need, tools_missing
+
+from tests.conftest import need
+from tests.probes.audio.virtual_mic import VirtualMic, tools_missing
 
 
 @pytest.fixture(scope="session")

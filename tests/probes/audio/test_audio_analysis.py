@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import signals
 
 from probes import audio_analysis as analysis
+from tests.probes.audio import signals
 
 RATE = signals.RATE
 

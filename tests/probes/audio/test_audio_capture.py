@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import signals
-from virtual_mic import VirtualMic
 
 from homecheck.model import ProbeResult
 from homecheck.probe import ProbeContext, ProbeOptions
 from probes.audio import AudioProbe
+from tests.probes.audio import signals
+from tests.probes.audio.virtual_mic import VirtualMic
 
 ROOM_S = 3.0
 # Long enough to outlast the stream start (up to ~2 s on PulseAudio) and the 3 s of room.

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import signals
-from virtual_mic import VirtualMic, need
 
 from probes import audio_devices
+from tests.conftest import need
+from tests.probes.audio import signals
+from tests.probes.audio.virtual_mic import VirtualMic
 
 AUDIO_METRICS = ("audio.input_present", "audio.noise_floor_dbfs", "audio.speech_snr_db")
 
@@ -49,7 +50,7 @@ def audio_result(report: dict[str, object]) -> dict[str, object]:
 def no_sound_env(tmp_path: Path) -> dict[str, str]:
     """No sound server to reach (its socket does not exist) and, on this machine, no card."""
     need(
-        not any(Path("/dev/snd").glob("pcmC*c")) if Path("/dev/snd").exists() else True,
+        not any(Path("/dev/snd").glob("pcmC*c")),
         "this machine has a real sound card with a microphone",
     )
     return {
@@ -86,7 +87,10 @@ def test_devices_without_a_microphone_says_so(tmp_path: Path) -> None:
 def without_portaudio(tmp_path: Path) -> tuple[str, ...]:
     """A command prefix that runs a process in a mount namespace where the linker's cache
     (/etc/ld.so.cache, what ctypes.util.find_library reads) has no PortAudio in it."""
-    need(os.geteuid() == 0 and shutil.which("unshare"), "needs root and unshare (mount namespace)")
+    need(
+        os.geteuid() == 0 and shutil.which("unshare") is not None,
+        "needs root and unshare (mount namespace)",
+    )
     empty = tmp_path / "ld.so.cache"
     empty.write_bytes(b"")
     script = f'mount --bind {empty} /etc/ld.so.cache && exec "$@"'

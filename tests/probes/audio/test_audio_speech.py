@@ -7,12 +7,13 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-import signals
-from virtual_mic import Player, VirtualMic, need
 
 from homecheck.model import ProbeResult
 from homecheck.probe import ProbeContext, ProbeOptions
 from probes.audio import AudioProbe
+from tests.conftest import need
+from tests.probes.audio import signals
+from tests.probes.audio.virtual_mic import Player, VirtualMic
 
 NOISE_DBFS = -50.0
 
@@ -20,7 +21,10 @@ NOISE_DBFS = -50.0
 @pytest.fixture(scope="module")
 def spoken() -> tuple[np.ndarray, float]:
     """The sentence spoken by espeak-ng, and its ITU-T P.56 active level."""
-    need(shutil.which("espeak-ng") and shutil.which("sox"), "espeak-ng and sox are not installed")
+    need(
+        None not in (shutil.which("espeak-ng"), shutil.which("sox")),
+        "espeak-ng and sox are not installed",
+    )
     voice = signals.speech()
     return voice, signals.p56_active_level_dbfs(voice)
 

@@ -22,19 +22,9 @@ from pathlib import Path
 from types import TracebackType
 
 import numpy as np
-import pytest
 
 RATE = 48000
 SINK = "vsink"
-
-
-def need(condition: object, reason: str) -> None:
-    """A test's real setup is missing: fail on CI (CI=true), where it must exist; skip elsewhere."""
-    if condition:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"setup failed on CI: {reason}")
-    pytest.skip(reason)
 
 
 class VirtualMic:
