@@ -162,8 +162,9 @@ def explain_open_error(exc: BaseException) -> str:
     text = str(exc)
     lowered = text.casefold()
     code = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else None
+    # sounddevice's host error info is (host API index, host error code, host error text).
     host = exc.args[2] if len(exc.args) > 2 else None
-    host_code = host[0] if isinstance(host, tuple) and host else None
+    host_code = host[1] if isinstance(host, tuple) and len(host) > 1 else None
     # paDeviceUnavailable (-9985); ALSA reports EBUSY (-16) for a device another program holds.
     if code == -9985 or host_code == -16 or "busy" in lowered or "unavailable" in lowered:
         return (

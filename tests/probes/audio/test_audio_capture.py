@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
 from homecheck.model import ProbeResult
-from homecheck.probe import ProbeContext, ProbeOptions
+from homecheck.probe import ProbeContext, ProbeError, ProbeOptions
+from probes import audio_devices
 from probes.audio import AudioProbe
+from probes.audio_recorder import Recorder
 from tests.probes.audio import signals
 from tests.probes.audio.virtual_mic import VirtualMic
 
@@ -122,3 +126,29 @@ def test_microphone_chosen_by_name(virtual_mic: VirtualMic) -> None:
     result = measure(virtual_mic, signals.white(PLAY_S, -40.0), mic="pulse")
     assert result.details["tested_device"]["name"] == "pulse"  # type: ignore[index]
     assert value(result, "audio.noise_floor_dbfs") == pytest.approx(-40.0, abs=0.3)
+
+
+def test_stopped_early_keeps_what_was_recorded(virtual_mic: VirtualMic) -> None:
+    cancelled = threading.Event()
+    timers: list[threading.Timer] = []
+
+    def progress(fraction: float, message: str) -> None:
+        if message.startswith("measuring the room") and not timers:  # Ctrl-C 1.5 s into it
+            timers.append(threading.Timer(1.5, cancelled.set))
+            timers[0].start()
+
+    context = ProbeContext(ProbeOptions(speech=True), cancelled, progress)
+    with virtual_mic.play(signals.white(PLAY_S, -40.0)):
+        result = AudioProbe(room_seconds=5.0).run(context)
+    assert result.partial is True
+    floor = result.measurement("audio.noise_floor_dbfs")
+    assert floor is not None and floor.value == pytest.approx(-40.0, abs=0.5)
+    assert 10 <= len(floor.samples) < 50  # about 1.5 s of frames, not the full 5 s
+    reasons = {u.metric: u.reason for u in result.unmeasured}
+    assert "stopped" in reasons["audio.speech_snr_db"]
+
+
+def test_a_device_that_cannot_be_opened_gives_a_reason(virtual_mic: VirtualMic) -> None:
+    sd = audio_devices.load_sounddevice()
+    with pytest.raises(ProbeError, match="could not be opened"), Recorder(sd, 999, 48000, 1):
+        pass

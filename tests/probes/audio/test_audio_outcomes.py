@@ -8,17 +8,20 @@ machine where libportaudio2 is not installed).
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
+import jsonschema
 import pytest
 
-from probes import audio_devices
+from reports import json_report
 from tests.conftest import need
 from tests.probes.audio import signals
 from tests.probes.audio.virtual_mic import VirtualMic
@@ -37,6 +40,13 @@ def homecheck(
         timeout=120,
         check=False,
     )
+
+
+def valid_report(text: str) -> dict[str, object]:
+    data: dict[str, object] = json.loads(text)
+    jsonschema.validate(data, json_report.schema(), format_checker=jsonschema.FormatChecker())
+    json_report.loads(text)  # and it reads back
+    return data
 
 
 def findings(report: dict[str, object]) -> dict[str, dict[str, object]]:
@@ -66,7 +76,7 @@ def test_no_input_device_fails_microphone_present_with_advice(tmp_path: Path) ->
         "run", "--only", "audio", "--no-speech", "--json", "-", env=no_sound_env(tmp_path)
     )
     assert "Traceback" not in done.stderr
-    report = json.loads(done.stdout)
+    report = valid_report(done.stdout)
     result = audio_result(report)
     present = next(m for m in result["measurements"] if m["metric"] == "audio.input_present")  # type: ignore[attr-defined]
     assert present["value"] is False
@@ -115,7 +125,7 @@ def test_no_portaudio_is_not_measured_with_the_fix(without_portaudio: tuple[str,
         "run", "--only", "audio", "--no-speech", "--json", "-", prefix=without_portaudio
     )
     assert "Traceback" not in done.stderr
-    report = json.loads(done.stdout)
+    report = valid_report(done.stdout)
     reason = str(audio_result(report)["reason"])
     assert "PortAudio" in reason and "libportaudio2" in reason
     lines = findings(report)
@@ -141,6 +151,26 @@ def test_bad_mic_is_one_line_and_exit_2(virtual_mic: VirtualMic) -> None:
     assert done.stderr.count("\n") == 1
     assert "--mic no-such-mic: no such microphone" in done.stderr
     assert "'default'" in done.stderr  # the choices are listed
+
+
+def test_report_of_a_run_on_the_virtual_microphone(virtual_mic: VirtualMic) -> None:
+    with virtual_mic.play(signals.pink(15.0, -45.0)):
+        done = homecheck(
+            "run", "--only", "audio", "--no-speech", "--json", "-", env=virtual_mic.env
+        )
+    report = valid_report(done.stdout)
+    assert socket.gethostname() not in done.stdout
+    assert not re.search(rf"\b{re.escape(getpass.getuser())}\b", done.stdout)
+    result = audio_result(report)
+    assert result["reason"] is None
+    series = {s["name"]: s for s in result["series"]}  # type: ignore[attr-defined]
+    assert series["level_dbfs"]["x_unit"] == "s" and len(series["level_dbfs"]["points"]) == 50
+    assert series["spectrum_dbfs"]["x_unit"] == "Hz"
+    lines = findings(report)
+    assert lines["audio.input_present"]["verdict"] == "pass"
+    assert lines["audio.noise_floor_dbfs"]["verdict"] == "warn"  # -45 dBFS: over the -50 ideal
+    assert lines["audio.speech_snr_db"]["verdict"] == "not_measured"
+    assert done.returncode == 2  # the required speech line was skipped: incomplete
 
 
 def test_devices_lists_the_virtual_microphone(virtual_mic: VirtualMic) -> None:
@@ -190,11 +220,3 @@ def test_full_run_by_index_keeps_no_audio_file(virtual_mic: VirtualMic, tmp_path
     cookie = home / ".config" / "pulse" / "cookie"
     assert left <= {cookie}
     assert all(p.stat().st_size <= 256 for p in left)
-
-
-def test_device_names_in_reports_lose_owner_and_control_characters() -> None:
-    assert audio_devices.report_name("Alice\u2019s AirPods Pro") == "[owner]'s AirPods Pro"
-    assert audio_devices.display_name("Evil\x1b[31mRed\x07 Mic") == "Evil[31mRed Mic"
-    assert audio_devices.report_name("x" * 200).endswith("…")
-    assert len(audio_devices.report_name("x" * 200)) == 60
-    assert np.isfinite(len(audio_devices.display_name("\u202eevil")))
