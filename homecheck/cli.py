@@ -32,7 +32,7 @@ from homecheck.metrics import BY_ID
 from homecheck.model import ProbeResult, Report, Verdict
 from homecheck.probe import Probe, ProbeError, ProbeOptions
 from homecheck.runner import run_probes
-from probes import audio, audio_devices
+from probes import audio_devices
 from reports import OutputFormat, render
 
 EXIT_READY, EXIT_NOT_READY, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -196,8 +196,8 @@ def _run(args: argparse.Namespace) -> int:
     profile = profiles.load(args.profile)
     selected = _select(args.only)
     _check_writable(args.json)
-    if args.mic is not None and any(p.name == audio.AudioProbe.name for p in selected):
-        problem = audio.validate_mic(args.mic)
+    if args.mic is not None and any(p.name == "audio" for p in selected):
+        problem = audio_devices.validate_mic(args.mic)
         if problem:
             raise UsageError(problem)
     show_progress = not args.quiet and sys.stderr.isatty()

@@ -41,8 +41,9 @@ Privacy: sound is analysed in memory while it is recorded and then discarded; it
 to disk or sent anywhere. Reports keep numbers only, and device names without owners' names.
 
 How: sounddevice (PortAudio) at a rate the device runs at natively (resampling in the sound server
-changes levels), numpy for the analysis (probes/audio_analysis.py), device facts in
-probes/audio_devices.py.
+changes levels), numpy for the analysis (probes/audio_analysis.py), devices in
+probes/audio_devices.py and probes/audio_headset.py, the in-memory recording in
+probes/audio_recorder.py.
 """
 
 from __future__ import annotations
@@ -404,16 +405,3 @@ def _device_details(device: devices.InputDevice) -> dict[str, JSON]:
 
 def _with_duration(result: ProbeResult, seconds: float) -> ProbeResult:
     return replace(result, duration_s=round(seconds, 3))
-
-
-def validate_mic(wanted: str) -> str | None:
-    """For the command line: why `--mic wanted` names no microphone, or None if it does (or if
-    it cannot be told yet, e.g. PortAudio is missing: the probe then says so in the report)."""
-    try:
-        sd = devices.load_sounddevice()
-        inputs = devices.list_inputs(sd)
-    except ProbeError:
-        return None
-    if devices.choose(inputs, wanted) is not None:
-        return None
-    return f"--mic {wanted}: no such microphone ({devices.describe_choices(inputs)})"

@@ -7,8 +7,8 @@ the login name and the computer's name.
 
 On Linux the usual input devices are PulseAudio/PipeWire's ("default", "pulse", "pipewire"): they
 say nothing about the microphone behind them, and they advertise 44.1 kHz whatever the hardware
-runs at. When `pactl` is available we ask the sound server which microphone is the default, its
-native rate, whether it is muted, and its bus and form factor (USB, Bluetooth, headset, internal).
+runs at; probes/audio_headset.py asks the sound server for the default microphone's native rate,
+mute state, bus and form factor.
 """
 
 from __future__ import annotations
@@ -16,71 +16,20 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import getpass
-import os
 import re
-import shutil
 import socket
-import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 from homecheck.probe import ProbeError
+from probes.audio_headset import ServerSource, headset_kind, pulse_default_source
 
 # Rates tried, most preferred first, when the sound server does not tell us the native one:
 # 48 kHz is what USB headsets, laptop codecs and PipeWire run at.
 PREFERRED_RATES = (48000, 44100, 32000, 16000, 8000)
 SOUND_SERVER_DEVICES = {"default", "pulse", "pipewire", "sysdefault"}
-
-USB_HEADSET, WIRED_HEADSET, BLUETOOTH_HEADSET, BUILTIN, UNKNOWN = (
-    "usb_headset",
-    "wired_headset",
-    "bluetooth_headset",
-    "builtin",
-    "unknown",
-)
-# Headset makers whose USB products are nearly always headsets with a microphone.
-HEADSET_BRANDS = (
-    "jabra",
-    "plantronics",
-    "poly ",
-    "blackwire",
-    "sennheiser",
-    "epos",
-    "yealink",
-    "hyperx",
-    "logitech h",
-    "logi h",
-    "logitech zone",
-    "steelseries",
-    "corsair",
-    "razer",
-    "avaya",
-    "cisco headset",
-)
-BLUETOOTH_WORDS = (
-    "bluetooth",
-    "bluez",
-    "hands-free",
-    "handsfree",
-    "airpods",
-    "buds",
-    " hfp",
-    " hsp",
-)
-BUILTIN_WORDS = (
-    "built-in",
-    "builtin",
-    "internal",
-    "digital microphone",
-    "dmic",
-    "microphone array",
-    "mic array",
-    "macbook",
-    "imac",
-)
-WEBCAM_WORDS = ("webcam", "camera", "c920", "c922", "c930", "brio")
 
 
 class AudioUnavailable(ProbeError):
@@ -138,17 +87,6 @@ def _quiet_alsa() -> None:
     )
     _ALSA_HANDLER = prototype(lambda *args: None)  # kept alive: ALSA holds the pointer
     alsa.snd_lib_error_set_handler(_ALSA_HANDLER)
-
-
-@dataclass(frozen=True)
-class ServerSource:
-    """The sound server's default microphone (PulseAudio or PipeWire, from `pactl`)."""
-
-    name: str
-    description: str
-    rate: int | None
-    muted: bool
-    properties: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -249,119 +187,8 @@ def describe_choices(devices: list[InputDevice]) -> str:
     return "choose from: " + ", ".join(f"{d.index} {display_name(d.name)!r}" for d in devices)
 
 
-def headset_kind(name: str, host_api: str, source: ServerSource | None) -> tuple[str, bool, str]:
-    """(category, narrowband, hint) from the device name, host API and the server's facts."""
-    if source is not None:
-        props = source.properties
-        text = f"{source.description} {source.name}".casefold()
-        bus = props.get("device.bus", "").casefold()
-        form = props.get("device.form_factor", "").casefold()
-        profile = (
-            props.get("bluetooth.protocol", "") + props.get("api.bluez5.profile", "")
-        ).casefold()
-        if props.get("device.class") == "monitor" or text.endswith(".monitor"):
-            return UNKNOWN, False, "the default input is a recording of an output, not a microphone"
-        if bus == "bluetooth" or props.get("device.api") == "bluez5" or "bluez" in text:
-            narrow = (
-                any(p in profile for p in ("head_unit", "head-unit"))
-                or (source.rate or 48000) <= 8000
-            )
-            return BLUETOOTH_HEADSET, narrow, _bluetooth_hint(narrow)
-        if bus == "usb" and form in {"headset", "headphone", "hands-free"}:
-            return USB_HEADSET, False, "USB headset (sound server)"
-        if form == "internal":
-            return BUILTIN, False, "built-in microphone (sound server)"
-        kind, narrow, hint = _kind_from_name(text, host_api)
-        if kind == UNKNOWN and bus == "usb":
-            return UNKNOWN, False, "a USB microphone or webcam, not known to be a headset"
-        return kind, narrow, hint
-    return _kind_from_name(name.casefold(), host_api)
-
-
-def _kind_from_name(text: str, host_api: str) -> tuple[str, bool, str]:
-    padded = f" {text} "
-    if any(word in padded for word in BLUETOOTH_WORDS):
-        narrow = any(w in text for w in ("hands-free", "handsfree", "hfp", "hsp", "headset ("))
-        return BLUETOOTH_HEADSET, narrow, _bluetooth_hint(narrow)
-    if any(word in padded for word in WEBCAM_WORDS):
-        return UNKNOWN, False, "a webcam microphone (picks up the room more than a headset)"
-    if any(brand in padded for brand in HEADSET_BRANDS) or ("usb" in text and "head" in text):
-        return USB_HEADSET, False, "USB headset (from its name)"
-    if "head" in text:  # "Headset Mic", "Headphone mic": the jack of the sound card
-        return WIRED_HEADSET, False, "headset on the computer's audio jack (from its name)"
-    if any(word in text for word in BUILTIN_WORDS):
-        return BUILTIN, False, "built-in microphone (from its name)"
-    if host_api == "ALSA" and ("usb" in text):
-        return UNKNOWN, False, "a USB microphone or webcam, not known to be a headset"
-    return UNKNOWN, False, "the name does not say what kind of microphone this is"
-
-
-def _bluetooth_hint(narrow: bool) -> str:
-    if narrow:
-        return (
-            "Bluetooth headset in hands-free mode: telephone-band sound (8-16 kHz), "
-            "which customers hear as muffled"
-        )
-    return "Bluetooth headset: its microphone switches to a telephone-band mode during calls"
-
-
 def _is_sound_server_device(name: str, host_api: str) -> bool:
     return host_api == "ALSA" and name.split(" ")[0].casefold() in SOUND_SERVER_DEVICES
-
-
-def pulse_default_source() -> ServerSource | None:
-    """Ask PulseAudio/PipeWire (`pactl`) for the default microphone; None if it cannot say."""
-    pactl = shutil.which("pactl")
-    if pactl is None:
-        return None
-    env = {**os.environ, "LC_ALL": "C"}  # pactl's labels are translated otherwise
-    try:
-        info, listing = (
-            subprocess.run(
-                [pactl, *args], capture_output=True, text=True, timeout=3, env=env, check=True
-            ).stdout
-            for args in (["info"], ["list", "sources"])
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    default = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in info.splitlines()
-            if line.startswith("Default Source:")
-        ),
-        None,
-    )
-    if not default:
-        return None
-    for block in re.split(r"^Source #\d+\s*$", listing, flags=re.MULTILINE):
-        fields = _pactl_fields(block)
-        if fields.get("Name") == default:
-            rate = re.search(r"(\d+)Hz", fields.get("Sample Specification", ""))
-            return ServerSource(
-                name=default,
-                description=fields.get("Description", default),
-                rate=int(rate.group(1)) if rate else None,
-                muted=fields.get("Mute", "no") == "yes",
-                properties=_pactl_properties(block),
-            )
-    return None
-
-
-def _pactl_fields(block: str) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for line in block.splitlines():
-        if line.startswith("\t") and not line.startswith("\t\t") and ":" in line:
-            key, value = line.strip().split(":", 1)
-            fields[key.strip()] = value.strip()
-    return fields
-
-
-def _pactl_properties(block: str) -> dict[str, str]:
-    return {
-        match.group(1): match.group(2)
-        for match in re.finditer(r'^\t\t([\w.]+) = "(.*)"$', block, flags=re.MULTILINE)
-    }
 
 
 def capture_settings(sd: ModuleType, device: InputDevice) -> tuple[int, int]:
@@ -414,3 +241,16 @@ def _login_name() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return ""
+
+
+def validate_mic(wanted: str) -> str | None:
+    """For the command line: why `--mic wanted` names no microphone, or None if it does (or if
+    it cannot be told yet, e.g. PortAudio is missing: the probe then says so in the report)."""
+    try:
+        sd = load_sounddevice()
+        inputs = list_inputs(sd)
+    except ProbeError:
+        return None
+    if choose(inputs, wanted) is not None:
+        return None
+    return f"--mic {wanted}: no such microphone ({describe_choices(inputs)})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from probes import audio_devices as devices
+from probes import audio_headset
 from probes.audio_recorder import explain_open_error
 
 
@@ -23,7 +24,7 @@ from probes.audio_recorder import explain_open_error
     ],
 )
 def test_headset_hint_from_the_name(name: str, host_api: str, kind: str, narrowband: bool) -> None:
-    assert devices.headset_kind(name, host_api, None)[:2] == (kind, narrowband)
+    assert audio_headset.headset_kind(name, host_api, None)[:2] == (kind, narrowband)
 
 
 @pytest.mark.parametrize(
@@ -43,8 +44,8 @@ def test_headset_hint_from_the_name(name: str, host_api: str, kind: str, narrowb
 def test_headset_hint_from_the_sound_server(
     properties: dict[str, str], kind: str, narrowband: bool
 ) -> None:
-    source = devices.ServerSource("alsa_input.x", "Some microphone", 48000, False, properties)
-    assert devices.headset_kind("default", "ALSA", source)[:2] == (kind, narrowband)
+    source = audio_headset.ServerSource("alsa_input.x", "Some microphone", 48000, False, properties)
+    assert audio_headset.headset_kind("default", "ALSA", source)[:2] == (kind, narrowband)
 
 
 def test_choose_by_index_name_or_default() -> None:
