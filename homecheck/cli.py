@@ -1,4 +1,4 @@
-"""Command line: `homecheck run | profiles | probes | devices`.
+"""Command line: `homecheck run | report | profiles | probes | devices`.
 
 Exit codes (also in --help and README):
   0  ready (every requirement passes, or passes with warnings)
@@ -33,7 +33,7 @@ from homecheck.model import ProbeResult, Report, Verdict
 from homecheck.probe import Probe, ProbeError, ProbeOptions
 from homecheck.runner import run_probes
 from probes import audio_devices
-from reports import OutputFormat, render
+from reports import OutputFormat, json_report, render
 
 EXIT_READY, EXIT_NOT_READY, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_CODES = {
@@ -86,9 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="AREA[,AREA]",
         help=f"measure only these areas (of: {', '.join(registry.names())})",
     )
-    run.add_argument(
-        "--json", metavar="PATH", help="also write the JSON report to PATH ('-' for stdout)"
-    )
+    _add_outputs(run, json=True)
     run.add_argument(
         "--quiet", action="store_true", help="no live progress; print only the final report"
     )
@@ -119,6 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-speech", dest="speech", action="store_false", help="skip the read-aloud check"
     )
 
+    report = sub.add_parser(
+        "report",
+        help="show a saved JSON report again, or turn it into HTML / Markdown",
+        description="Read a JSON report written by `homecheck run --json` and show it, or write "
+        "it as HTML or Markdown. Exit code 0 when done; 2 when the file is not a usable report.",
+    )
+    report.add_argument("file", metavar="REPORT.json", help="a saved JSON report ('-' for stdin)")
+    _add_outputs(report, json=False)
+
     sub.add_parser("profiles", help="list the built-in profiles")
     sub.add_parser("probes", help="list the measured areas and their metric ids")
     sub.add_parser(
@@ -127,6 +134,27 @@ def build_parser() -> argparse.ArgumentParser:
         description="List the microphones (input devices); pick one with `run --mic`.",
     )
     return parser
+
+
+# The files a run or a saved report can be written as, besides the table on the terminal.
+FILE_OUTPUTS = (
+    ("json", OutputFormat.JSON, "the JSON report (for machines; `homecheck report` reads it)"),
+    ("html", OutputFormat.HTML, "a self-contained HTML report with charts (opens offline, prints)"),
+    (
+        "markdown",
+        OutputFormat.MARKDOWN,
+        "a short Markdown summary for an e-mail or a hiring system",
+    ),
+)
+
+
+def _add_outputs(parser: argparse.ArgumentParser, *, json: bool) -> None:
+    for name, _, what in FILE_OUTPUTS:
+        if name == "json" and not json:
+            continue
+        parser.add_argument(
+            f"--{name}", metavar="PATH", help=f"also write {what} to PATH ('-' for stdout)"
+        )
 
 
 def _seconds(text: str) -> float:
@@ -146,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         match args.command:
             case "run":
                 return _run(args)
+            case "report":
+                return _report(args)
             case "profiles":
                 return _profiles()
             case "probes":
@@ -182,20 +212,51 @@ def _select(only: str | None) -> tuple[Probe, ...]:
     return tuple(p for p in available if p.name in wanted)
 
 
-def _check_writable(path: str | None) -> None:
-    if path is None or path == "-":
+def _outputs(args: argparse.Namespace) -> list[tuple[str, OutputFormat, str]]:
+    """The (option, format, path) files asked for, checked before anything is measured."""
+    wanted = [
+        (name, fmt, getattr(args, name))
+        for name, fmt, _ in FILE_OUTPUTS
+        if getattr(args, name, None) is not None
+    ]
+    to_stdout = [f"--{name}" for name, _, path in wanted if path == "-"]
+    if len(to_stdout) > 1:
+        raise UsageError(f"only one output can go to stdout ('-'): {' and '.join(to_stdout)}")
+    for name, _, path in wanted:
+        _check_writable(f"--{name}", path)
+    return wanted
+
+
+def _check_writable(option: str, path: str) -> None:
+    if path == "-":
         return
     target = Path(path)
     if target.is_dir():
-        raise UsageError(f"--json {path}: is a folder; give a file name")
+        raise UsageError(f"{option} {path}: is a folder; give a file name")
     if not target.parent.is_dir():
-        raise UsageError(f"--json {path}: folder {target.parent} does not exist")
+        raise UsageError(f"{option} {path}: folder {target.parent} does not exist")
+
+
+def _write_outputs(report: Report, outputs: list[tuple[str, OutputFormat, str]]) -> None:
+    _write_texts([(name, fmt, path, render(report, fmt)) for name, fmt, path in outputs])
+
+
+def _write_texts(texts: list[tuple[str, OutputFormat, str, str]]) -> None:
+    for name, fmt, path, text in texts:
+        if path == "-":
+            sys.stdout.write(text)
+            continue
+        try:
+            Path(path).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            _fail(f"--{name} {path}: cannot write ({exc.strerror})")
+        print(f"{fmt.value.upper()} report written to {path}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace) -> int:
     profile = profiles.load(args.profile)
     selected = _select(args.only)
-    _check_writable(args.json)
+    outputs = _outputs(args)
     if args.mic is not None and any(p.name == "audio" for p in selected):
         problem = audio_devices.validate_mic(args.mic)
         if problem:
@@ -228,22 +289,47 @@ def _run(args: argparse.Namespace) -> int:
         interrupted=outcome.interrupted,
     )
 
-    json_to_stdout = args.json == "-"
-    table_stream = sys.stderr if json_to_stdout else sys.stdout
+    table_stream = sys.stderr if any(path == "-" for *_, path in outputs) else sys.stdout
     table_stream.write(render(report, OutputFormat.TERMINAL, color=table_stream.isatty()))
-    if args.json:
-        text = render(report, OutputFormat.JSON)
-        if json_to_stdout:
-            sys.stdout.write(text)
-        else:
-            try:
-                Path(args.json).write_text(text, encoding="utf-8")
-            except OSError as exc:
-                _fail(f"--json {args.json}: cannot write ({exc.strerror})")
-            print(f"JSON report written to {args.json}", file=sys.stderr)
+    _write_outputs(report, outputs)
     if outcome.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_CODES[overall]
+
+
+def _report(args: argparse.Namespace) -> int:
+    outputs = _outputs(args)
+    where = "stdin" if args.file == "-" else args.file
+    report = _load_report(args.file, where)
+    wanted = outputs or [("terminal", OutputFormat.TERMINAL, "-")]
+    try:
+        # Everything is rendered before anything is written: no half-written set of files.
+        color = not outputs and sys.stdout.isatty()
+        texts = [(name, fmt, path, render(report, fmt, color=color)) for name, fmt, path in wanted]
+    except (TypeError, ValueError, AttributeError, LookupError, ArithmeticError) as exc:
+        # The file parsed as a report but holds values of the wrong type (edited or corrupted).
+        raise UsageError(
+            f"report {where}: a homecheck report, but damaged ({type(exc).__name__}: {exc})"
+        ) from None
+    _write_texts(texts)
+    return EXIT_READY
+
+
+def _load_report(path: str, where: str) -> Report:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"report {where}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"report {where}: is a folder; give the JSON file") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"report {where}: not a homecheck JSON report (not UTF-8 text)") from None
+    except OSError as exc:
+        raise UsageError(f"report {where}: cannot read ({exc.strerror})") from None
+    try:
+        return json_report.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"report {where}: {exc}") from None
 
 
 def _now() -> str:
