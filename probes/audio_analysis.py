@@ -151,7 +151,7 @@ def mains_hum(spectrum: Spectrum) -> Hum:
             lines.append((f, round(tnr, 1)))
             if tnr > best:
                 best, best_mains = tnr, mains
-    return Hum(round(best, 1), best_mains, tuple(lines))
+    return Hum(round(best, 1) + 0.0, best_mains, tuple(lines))  # + 0.0: no "-0"
 
 
 def _tone_to_noise(
