@@ -1,4 +1,4 @@
-"""Command line: `homecheck run | report | profiles | probes`.
+"""Command line: `homecheck run | report | profiles | probes | devices`.
 
 Exit codes (also in --help and README):
   0  ready (every requirement passes, or passes with warnings)
@@ -25,12 +25,14 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column
 
 from homecheck import __version__, aggregator, profiles, registry
 from homecheck.metrics import BY_ID
 from homecheck.model import ProbeResult, Report, Verdict
-from homecheck.probe import Probe, ProbeOptions
+from homecheck.probe import Probe, ProbeError, ProbeOptions
 from homecheck.runner import run_probes
+from probes import audio_devices
 from reports import OutputFormat, json_report, render
 
 EXIT_READY, EXIT_NOT_READY, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -132,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("profiles", help="list the built-in profiles")
     sub.add_parser("probes", help="list the measured areas and their metric ids")
+    sub.add_parser(
+        "devices",
+        help="list the microphones (exit 1 if there is none)",
+        description="List the microphones (input devices); pick one with `run --mic`.",
+    )
     return parser
 
 
@@ -186,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _profiles()
             case "probes":
                 return _probes()
+            case "devices":
+                return _devices()
             case _:
                 parser.print_help()
                 return EXIT_INCOMPLETE
@@ -261,16 +270,22 @@ def _run(args: argparse.Namespace) -> int:
     profile = profiles.load(args.profile)
     selected = _select(args.only)
     outputs = _outputs(args)
+    if args.mic is not None and any(p.name == "audio" for p in selected):
+        problem = audio_devices.validate_mic(args.mic)
+        if problem:
+            raise UsageError(problem)
+    show_progress = not args.quiet and sys.stderr.isatty()
+    # The sentence to read is shown in the live progress display, so only ask when it is shown.
+    interactive = sys.stdin.isatty() and sys.stdout.isatty() and show_progress
     options = ProbeOptions(
         server=args.server,
         duration_s=args.duration,
         mic=args.mic,
         dns_names=args.dns_names or (),
-        speech=sys.stdin.isatty() and sys.stdout.isatty() if args.speech is None else args.speech,
+        speech=interactive if args.speech is None else args.speech,
     )
 
     started_at = _now()
-    show_progress = not args.quiet and sys.stderr.isatty()
     if show_progress:
         with _LiveProgress() as live:
             outcome = run_probes(selected, options, live)
@@ -354,6 +369,26 @@ def _probes() -> int:
     return EXIT_READY
 
 
+def _devices() -> int:
+    try:
+        inputs = audio_devices.list_inputs(audio_devices.load_sounddevice())
+    except ProbeError as exc:
+        _fail(str(exc))
+    if not inputs:
+        print("No microphone (input device) found. Plug in a headset with a microphone.")
+        return EXIT_NOT_READY
+    print("Microphones (* = the system default, tested unless you pass --mic):")
+    for d in inputs:
+        mark = "*" if d.is_default else " "
+        rate = d.server_source.rate if d.server_source and d.server_source.rate else d.default_rate
+        print(
+            f"{mark} {d.index:>3}  {audio_devices.display_name(d.name)}  "
+            f"({d.host_api}, {d.channels} channels, {rate:.0f} Hz): {d.kind}, {d.hint}"
+        )
+    print("\nTest another one with `homecheck run --mic INDEX` or `--mic NAME`.")
+    return EXIT_READY
+
+
 class _PlainProgress:
     """One line per area on stderr when it is not a terminal (CI logs, pipes)."""
 
@@ -375,7 +410,8 @@ class _LiveProgress:
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            TextColumn("{task.fields[note]}"),
+            # Wraps rather than cuts: the microphone check shows the sentence to read here.
+            TextColumn("{task.fields[note]}", table_column=Column(ratio=1, no_wrap=False)),
             TimeRemainingColumn(),
             console=Console(stderr=True),
             transient=False,

@@ -213,6 +213,7 @@ def audio_result() -> ProbeResult:
         probe="audio",
         measurements=(
             Measurement("audio.input_present", True, ""),
+            Measurement("audio.input_live", True, ""),
             Measurement("audio.headset", "usb_headset", "", method="USB audio device"),
             Measurement(
                 "audio.noise_floor_dbfs", -58.2, "dBFS", method="10th percentile of 100 ms frames"

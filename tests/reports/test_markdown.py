@@ -18,7 +18,7 @@ def test_summary_of_full_report(full_report: Report) -> None:
     text = markdown.render(full_report)
     lines = text.splitlines()
     assert lines[0] == "## homecheck: ✘ NOT READY"
-    assert "Lines: 21 PASS, 8 WARN, 1 FAIL." in text
+    assert "Lines: 22 PASS, 8 WARN, 1 FAIL." in text
     fix = text[text.index("### What to fix") : text.index("| Area |")]
     first = fix.splitlines()[2]
     assert first.startswith("- ✘ **FAIL** Delay added under load (bufferbloat): measured 228 ms")
