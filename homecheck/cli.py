@@ -1,4 +1,4 @@
-"""Command line: `homecheck run | profiles | probes`.
+"""Command line: `homecheck run | serve | profiles | probes`.
 
 Exit codes (also in --help and README):
   0  ready (every requirement passes, or passes with warnings)
@@ -31,6 +31,8 @@ from homecheck.metrics import BY_ID
 from homecheck.model import ProbeResult, Report, Verdict
 from homecheck.probe import Probe, ProbeOptions
 from homecheck.runner import run_probes
+from homecheck.server import command as serve_command
+from homecheck.server.serve import ServeError
 from reports import OutputFormat, render
 
 EXIT_READY, EXIT_NOT_READY, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -117,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-speech", dest="speech", action="store_false", help="skip the read-aloud check"
     )
 
+    serve = sub.add_parser(
+        "serve",
+        help="run the network test server candidates measure against (homecheck run --server)",
+        description="Serve speed-test streams and a UDP echo for `homecheck run --server`.",
+    )
+    serve_command.add_arguments(serve)
+
     sub.add_parser("profiles", help="list the built-in profiles")
     sub.add_parser("probes", help="list the measured areas and their metric ids")
     return parser
@@ -139,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         match args.command:
             case "run":
                 return _run(args)
+            case "serve":
+                return serve_command.run(args)
             case "profiles":
                 return _profiles()
             case "probes":
@@ -146,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             case _:
                 parser.print_help()
                 return EXIT_INCOMPLETE
-    except (UsageError, profiles.ProfileError) as exc:
+    except (UsageError, profiles.ProfileError, ServeError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         print("homecheck: stopped", file=sys.stderr)

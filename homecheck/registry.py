@@ -7,11 +7,12 @@ tests/homecheck/test_registry.py checks every listed probe is well formed.
 from __future__ import annotations
 
 from homecheck.probe import Probe
+from probes.network import NetworkProbe
 from probes.system import SystemProbe
 
 
 def all_probes() -> tuple[Probe, ...]:
-    return (SystemProbe(),)
+    return (SystemProbe(), NetworkProbe())
 
 
 def names() -> tuple[str, ...]:
