@@ -4,7 +4,7 @@ What it measures (against the employer's `homecheck serve`, given with `--server
 - A call-like UDP stream runs the whole time: 50 packets/s of 172 bytes (a G.711 voice stream)
   to the server's echo and back. First quiet (3 s, or `--duration` seconds for a stability run),
   then while downloading, then while uploading.
-- Download and upload speed (Mbit/s): 4 parallel TCP streams per direction for 4.5 s each; bytes
+- Download and upload speed (Mbit/s): 4 parallel TCP streams per direction for 4 s each; bytes
   counted every 100 ms where they arrive (the server counts the upload); the ramp-up is
   discarded and the steady rate reported (probes/throughput.py).
 - Round-trip delay (ms): median and 95th percentile while the line is quiet.
@@ -25,7 +25,7 @@ What it measures (against the employer's `homecheck serve`, given with `--server
 Default thresholds: the profiles (homecheck/profiles/*.toml), citing Microsoft Teams' network
 requirements, ITU-T G.114 and G.107/G.109, and common bufferbloat grades.
 
-The default run takes about 14 s. Ctrl-C, a lost connection or an unreachable server end it
+The default run takes about 13 s. Ctrl-C, a lost connection or an unreachable server end it
 early; what was measured is kept and the rest is reported as not measured with the reason.
 Without `--server` the public speed-test backend is used (not available yet).
 """
@@ -55,7 +55,7 @@ class Timing:
     """Phase lengths (seconds); tests use short ones."""
 
     idle_s: float = 3.0
-    load_s: float = 4.5
+    load_s: float = 4.0
     streams: int = 4
     window_s: float = 10.0
     connect_timeout_s: float = 3.0
@@ -208,9 +208,7 @@ class NetworkProbe:
         t = self.timing
         if direction == "download":
             return throughput.download(session.endpoint, t.streams, t.load_s, stop)
-        return throughput.upload(
-            session.endpoint, t.streams, t.load_s, stop, session.server_to_client
-        )
+        return throughput.upload(session.endpoint, t.streams, t.load_s, stop)
 
     def _finish(self, run: Run, stop: threading.Event) -> None:
         if run.stream is not None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from homecheck.model import JSON, Measurement, ProbeResult, Series, Unmeasured
 from probes import callquality
+from probes.rate import SAMPLE_S
 from probes.stream_analysis import (
     Packet,
     Summary,
@@ -22,7 +23,7 @@ from probes.stream_analysis import (
     summarize,
     windows,
 )
-from probes.throughput import SAMPLE_S, Transfer
+from probes.throughput import Transfer
 from probes.voip_stream import INTERVAL_S, CallStream, TcpTimer
 
 LOST = (

@@ -10,7 +10,6 @@ import errno
 import http.client
 import json
 import socket
-import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -26,11 +25,6 @@ class Session:
     endpoint: Endpoint
     token: bytes
     udp_address: tuple[str, int] | tuple[str, int, int, int] | None
-    opened_at: float  # our time.monotonic() when the server started the session's clock
-    rtt_ms: float  # of the request that opened it, a first rough figure
-
-    def server_to_client(self, server_s: float) -> float:
-        return self.opened_at + server_s
 
 
 def parse_url(url: str) -> tuple[str, int]:
@@ -72,9 +66,7 @@ def open_session(url: str, seconds: float, timeout_s: float) -> Session:
     family, address = resolve(host, port)
     host_header = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     body = json.dumps({"seconds": seconds})
-    began = time.monotonic()
     reply = _post_json(address, host_header, SESSION_PATH, body, timeout_s)
-    ended = time.monotonic()
     try:
         token_hex = str(reply["token"])
         token = bytes.fromhex(token_hex)
@@ -87,7 +79,7 @@ def open_session(url: str, seconds: float, timeout_s: float) -> Session:
     if isinstance(udp_port, int) and 0 < udp_port < 65536:
         udp_address = (address[0], udp_port, *address[2:])
     endpoint = Endpoint(address=address, family=family, host_header=host_header, token=token_hex)
-    return Session(endpoint, token, udp_address, (began + ended) / 2, (ended - began) * 1000)
+    return Session(endpoint, token, udp_address)
 
 
 def close_session(session: Session, timeout_s: float = 0.5) -> None:

@@ -2,13 +2,15 @@
 
 Several TCP connections per direction (default 4, like common speed tests: one stream rarely fills
 a long fat pipe) run for a bounded time. Bytes are sampled every 100 ms where they arrive: by this
-client for the download, by the server for the upload (it returns its own samples), so bytes still
-queued in a send buffer never count. The first part of each phase, while TCP ramps up (slow start),
-is discarded: see `steady_rate`. The result is the steady-state rate (Mbit/s, 10^6 bit/s of HTTP
+client for the download, by the server for the upload (it keeps a record per stream that we read
+afterwards), so bytes still sitting in a send buffer never count. The ramp-up (slow start) is
+discarded (probes/rate.py). The result is the steady-state rate in Mbit/s (10^6 bit/s of HTTP
 payload, i.e. TCP goodput) and the 100 ms time series.
 
-The HTTP requests are written by hand on plain sockets so bytes can be counted as they come off
-the socket, at full speed, with a timeout on every wait; the control calls use http.client.
+The stream requests are written by hand on plain sockets so bytes can be counted as they come off
+the socket, at full speed, with a short timeout on every wait (a lossy link stalls one stream for
+a while; only when all of them stall for `STALL_S` is the connection considered lost). At the end
+of a phase the sockets are reset, not closed politely, so nothing keeps loading the line.
 """
 
 from __future__ import annotations
@@ -16,24 +18,24 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.client
-import itertools
 import json
 import os
-import select
 import socket
+import struct
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from homecheck.server.protocol import DOWNLOAD_PATH, UPLOAD_PATH
+from homecheck.server.protocol import DOWNLOAD_PATH, SESSION_PATH, UPLOAD_PATH
+from probes.rate import SAMPLE_S, Steady, merge_cumulative, steady_rate
 
-SAMPLE_S = 0.1
-STALL_S = 2.0  # a stream with no progress for this long has lost its connection
+STALL_S = 3.0  # no byte moved on any stream for this long: the connection is lost
 CONNECT_TIMEOUT_S = 3.0
+WAIT_SLICE_S = 0.25  # every blocking socket call returns at least this often
 READ_BYTES = 1 << 20
 MIN_CHUNK, MAX_CHUNK = 16 << 10, 1 << 20
-RESPONSE_WAIT_S = 4.0  # after an upload ends, for the server's count (a deep queue drains first)
+RECORDS_TIMEOUT_S = 4.0  # reading the server's upload records (a bloated queue drains first)
 SERVER_MARGIN_S = 3.0  # the server-side bound of a transfer: our phase plus this
 
 
@@ -45,13 +47,6 @@ class Endpoint:
     family: socket.AddressFamily
     host_header: str
     token: str
-
-
-@dataclass(frozen=True)
-class Steady:
-    mbps: float
-    start_s: float
-    end_s: float
 
 
 @dataclass
@@ -69,94 +64,57 @@ class Transfer:
 
     def rate_series(self) -> list[tuple[float, float]]:
         """(time at the end of the interval, Mbit/s) per sample interval."""
-        return [
-            (t1, (b1 - b0) * 8 / (t1 - t0) / 1e6)
-            for (t0, b0), (t1, b1) in itertools.pairwise(self.samples)
-            if t1 > t0
-        ]
+        pairs = zip(self.samples, self.samples[1:], strict=False)
+        return [(t1, (b1 - b0) * 8 / (t1 - t0) / 1e6) for (t0, b0), (t1, b1) in pairs if t1 > t0]
 
 
-def steady_rate(samples: Sequence[tuple[float, int]], smooth_s: float = 0.5) -> Steady | None:
-    """The rate after ramp-up: from the first moment the rate (smoothed over `smooth_s`) reaches
-    90 % of the level it holds in the second half of the phase, to the end. The start is kept
-    within the first 60 % of the phase so a slow, steady climb still leaves a stretch to measure.
-    """
-    if len(samples) < 4:
-        return None
-    t_first, t_last = samples[0][0], samples[-1][0]
-    span = t_last - t_first
-    if span <= 0 or samples[-1][1] <= samples[0][1]:
-        return None
-    smoothed: list[tuple[float, float]] = []  # (time, bytes/s over the smoothing window)
-    j = 0
-    for t, b in samples:
-        while samples[j][0] < t - smooth_s:
-            j += 1
-        t0, b0 = samples[j]
-        if t - t0 >= smooth_s * 0.8:
-            smoothed.append((t, (b - b0) / (t - t0)))
-    late = sorted(r for t, r in smoothed if t >= t_first + span / 2)
-    if not late:
-        return None
-    level = late[len(late) // 2]
-    start = t_first + span * 0.6
-    for t, rate in smoothed:
-        if rate >= 0.9 * level:
-            start = min(start, t - smooth_s)
-            break
-    start = max(start, t_first)
-    b_start = _bytes_at(samples, start)
-    if t_last - start <= 0:
-        return None
-    mbps = (samples[-1][1] - b_start) * 8 / (t_last - start) / 1e6
-    return Steady(mbps=mbps, start_s=start, end_s=t_last)
+class _Streams:
+    """The sockets of one phase, so the phase can reset them all at its end."""
 
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
 
-def _bytes_at(samples: Sequence[tuple[float, int]], t: float) -> float:
-    """Cumulative bytes at time t, linear between samples."""
-    if t <= samples[0][0]:
-        return samples[0][1]
-    for (t0, b0), (t1, b1) in itertools.pairwise(samples):
-        if t0 <= t <= t1:
-            return b0 + (b1 - b0) * (t - t0) / (t1 - t0) if t1 > t0 else b1
-    return samples[-1][1]
+    def connect(self) -> socket.socket:
+        sock = socket.socket(self.endpoint.family, socket.SOCK_STREAM)
+        with self.lock:
+            self.sockets.append(sock)
+        sock.settimeout(CONNECT_TIMEOUT_S)
+        sock.connect(self.endpoint.address)
+        sock.settimeout(WAIT_SLICE_S)
+        return sock
 
-
-def merge_cumulative(
-    streams: Sequence[Sequence[tuple[float, int]]], step_s: float = SAMPLE_S
-) -> list[tuple[float, int]]:
-    """Sum per-stream cumulative byte counts on a common time grid (for the upload samples)."""
-    streams = [s for s in streams if s]
-    if not streams:
-        return []
-    start = min(s[0][0] for s in streams)
-    end = max(s[-1][0] for s in streams)
-    grid = [start + i * step_s for i in range(int((end - start) / step_s) + 1)]
-    if grid[-1] < end:
-        grid.append(end)
-    return [(t, int(sum(_bytes_at(s, t) if t >= s[0][0] else 0 for s in streams))) for t in grid]
+    def reset_all(self) -> None:
+        with self.lock:
+            for sock in self.sockets:
+                with contextlib.suppress(OSError):
+                    # Linger 0: close with a reset, dropping whatever is still in the send buffer.
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.close()
+            self.sockets.clear()
 
 
 def download(endpoint: Endpoint, streams: int, seconds: float, stop: threading.Event) -> Transfer:
     counts = [0] * streams
     transfer = Transfer("download", started=time.monotonic(), streams=streams)
-    sockets: list[socket.socket] = []
-    lock = threading.Lock()
     deadline = transfer.started + seconds
+    pool = _Streams(endpoint)
 
     def worker(index: int) -> None:
         buffer = bytearray(READ_BYTES)
+        # A server that ends its response early (its own limits) gets asked again.
         while not stop.is_set() and time.monotonic() < deadline:
             left = deadline - time.monotonic() + SERVER_MARGIN_S
             try:
-                sock = _connect(endpoint, sockets, lock)
+                sock = pool.connect()
                 query = f"token={endpoint.token}&seconds={left:.1f}"
-                sock.sendall(_request("GET", f"{DOWNLOAD_PATH}?{query}", endpoint, chunked=False))
+                sock.sendall(_request("GET", f"{DOWNLOAD_PATH}?{query}", endpoint))
                 _count_body(sock, buffer, stop, deadline, counts, index)
             except OSError as exc:
                 if not stop.is_set() and time.monotonic() < deadline:
                     transfer.errors.append(_describe(exc))
-                return
+                    time.sleep(WAIT_SLICE_S)
 
     _run_phase(
         transfer,
@@ -164,43 +122,31 @@ def download(endpoint: Endpoint, streams: int, seconds: float, stop: threading.E
         deadline,
         stop,
         lambda: sum(counts),
-        sockets,
-        lock,
+        pool,
+        record=True,
     )
     transfer.steady = steady_rate(transfer.samples)
     return transfer
 
 
-def upload(
-    endpoint: Endpoint,
-    streams: int,
-    seconds: float,
-    stop: threading.Event,
-    server_to_client: Callable[[float], float],
-) -> Transfer:
-    """`server_to_client` maps the server's session clock to our monotonic clock."""
+def upload(endpoint: Endpoint, streams: int, seconds: float, stop: threading.Event) -> Transfer:
     pushed = [0] * streams  # bytes handed to the kernel: only to notice a stall
-    received: list[list[tuple[float, int]]] = [[] for _ in range(streams)]
+    sent_at: dict[int, float] = {}
     transfer = Transfer("upload", started=time.monotonic(), streams=streams)
-    sockets: list[socket.socket] = []
-    lock = threading.Lock()
     deadline = transfer.started + seconds
+    pool = _Streams(endpoint)
     block = memoryview(os.urandom(MAX_CHUNK))  # incompressible, like the download
 
     def worker(index: int) -> None:
         try:
-            sock = _connect(endpoint, sockets, lock)
-            query = f"token={endpoint.token}&seconds={seconds + SERVER_MARGIN_S:.1f}"
+            sock = pool.connect()
+            query = f"token={endpoint.token}&seconds={seconds + SERVER_MARGIN_S:.1f}&stream={index}"
             sock.sendall(_request("POST", f"{UPLOAD_PATH}?{query}", endpoint, chunked=True))
+            sent_at[index] = time.monotonic()
             _send_chunks(sock, block, stop, deadline, pushed, index)
-            reply = _read_json_reply(sock, stop)
-        except (OSError, ValueError, http.client.HTTPException) as exc:
-            if not stop.is_set():
+        except OSError as exc:
+            if not stop.is_set() and time.monotonic() < deadline:
                 transfer.errors.append(_describe(exc))
-            return
-        samples = reply.get("samples")
-        if isinstance(samples, list):
-            received[index] = [(server_to_client(float(t)), int(b)) for t, b in samples]
 
     _run_phase(
         transfer,
@@ -208,13 +154,27 @@ def upload(
         deadline,
         stop,
         lambda: sum(pushed),
-        sockets,
-        lock,
-        wait_after_s=RESPONSE_WAIT_S + 1,
+        pool,
+        record=False,
     )
-    merged = merge_cumulative(received)
+    if stop.is_set() or transfer.stalled:
+        return transfer
+    try:
+        records = _upload_records(endpoint, stop)
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        transfer.errors.append(f"reading the server's count: {_describe(exc)}")
+        transfer.stalled = True
+        return transfer
+    # Server clock -> ours: the server's record of a stream starts when our request arrived,
+    # one one-way delay after we sent it; the quickest stream gives the best offset.
+    offsets = [sent_at[i] - start for i, (start, _) in records.items() if i in sent_at]
+    if not offsets:
+        return transfer
+    offset = max(offsets)
+    per_stream = [[(t + offset, b) for t, b in samples] for _, samples in records.values()]
     # Bytes the server got after our phase ended are the queue draining: not part of the phase.
-    transfer.samples = [(t, b) for t, b in merged if t <= deadline + SAMPLE_S]
+    merged = merge_cumulative(per_stream)
+    transfer.samples = [(t, b) for t, b in merged if t <= deadline + SAMPLE_S / 2]
     transfer.steady = steady_rate(transfer.samples)
     return transfer
 
@@ -225,13 +185,13 @@ def _run_phase(
     deadline: float,
     stop: threading.Event,
     total: Callable[[], int],
-    sockets: list[socket.socket],
-    lock: threading.Lock,
-    wait_after_s: float = 0.5,
+    pool: _Streams,
+    record: bool,
 ) -> None:
-    threads = [
-        threading.Thread(target=w, daemon=True, name=f"hc-{transfer.direction}") for w in workers
-    ]
+    """Run the workers until the deadline, sampling `total()` every 100 ms (kept as the series
+    when `record`), and detect a stall: no progress at all for STALL_S."""
+    name = f"hc-{transfer.direction}"
+    threads = [threading.Thread(target=w, daemon=True, name=name) for w in workers]
     for thread in threads:
         thread.start()
     next_sample = transfer.started
@@ -240,47 +200,24 @@ def _run_phase(
         now = time.monotonic()
         if now >= next_sample:
             value = total()
-            if transfer.direction == "download":
+            if record:
                 transfer.samples.append((now, value))
             if value != last_total:
                 last_progress, last_total = now, value
             next_sample += SAMPLE_S
-        if now >= deadline or not any(t.is_alive() for t in threads):
+        if now >= deadline:
             break
         if now - last_progress > STALL_S:
             transfer.stalled = True
             break
         time.sleep(max(0.0, min(next_sample, deadline) - time.monotonic()))
     transfer.ended = time.monotonic()
-    if transfer.direction == "download" or transfer.stalled or stop.is_set():
-        _close_all(sockets, lock)
+    pool.reset_all()
     for thread in threads:
-        thread.join(max(0.0, transfer.ended + wait_after_s - time.monotonic()))
-    _close_all(sockets, lock)
+        thread.join(max(0.0, transfer.ended + 1.0 - time.monotonic()))
 
 
-def _connect(
-    endpoint: Endpoint, sockets: list[socket.socket], lock: threading.Lock
-) -> socket.socket:
-    sock = socket.socket(endpoint.family, socket.SOCK_STREAM)
-    with lock:
-        sockets.append(sock)
-    sock.settimeout(CONNECT_TIMEOUT_S)
-    sock.connect(endpoint.address)
-    sock.settimeout(STALL_S)
-    return sock
-
-
-def _close_all(sockets: list[socket.socket], lock: threading.Lock) -> None:
-    with lock:
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-        sockets.clear()
-
-
-def _request(method: str, target: str, endpoint: Endpoint, chunked: bool) -> bytes:
+def _request(method: str, target: str, endpoint: Endpoint, chunked: bool = False) -> bytes:
     lines = [f"{method} {target} HTTP/1.1", f"Host: {endpoint.host_header}", "Connection: close"]
     if chunked:
         lines += ["Content-Type: application/octet-stream", "Transfer-Encoding: chunked"]
@@ -299,7 +236,7 @@ def _count_body(
     phase ends or the server ends the response. (Chunk framing, 10 bytes per MiB, is counted.)"""
     head = b""
     while b"\r\n\r\n" not in head:
-        n = sock.recv_into(buffer)
+        n = _recv(sock, buffer, stop, deadline)
         if n == 0:
             raise ConnectionResetError("the server closed the connection")
         head += bytes(buffer[:n])
@@ -307,15 +244,24 @@ def _count_body(
             raise ConnectionError("not a homecheck server (no HTTP response)")
     status_line, _, rest = head.partition(b"\r\n")
     if b" 200 " not in status_line + b" ":
-        raise ConnectionError(
-            f"the server refused the download ({status_line.decode(errors='replace')})"
-        )
+        line = status_line.decode(errors="replace")
+        raise ConnectionError(f"the server refused the download ({line})")
     counts[index] += len(rest.partition(b"\r\n\r\n")[2])
-    while not stop.is_set() and time.monotonic() < deadline:
-        n = sock.recv_into(buffer)
+    while True:
+        n = _recv(sock, buffer, stop, deadline)
         if n == 0:
-            break
+            return
         counts[index] += n
+
+
+def _recv(sock: socket.socket, buffer: bytearray, stop: threading.Event, deadline: float) -> int:
+    """recv_into, waiting in slices; 0 at the end of the stream or of the phase."""
+    while not stop.is_set() and time.monotonic() < deadline:
+        try:
+            return sock.recv_into(buffer)
+        except TimeoutError:
+            continue
+    return 0
 
 
 def _send_chunks(
@@ -326,51 +272,65 @@ def _send_chunks(
     pushed: list[int],
     index: int,
 ) -> None:
-    """Chunked body until the deadline. The chunk size adapts so one chunk takes ~50 ms: the
-    body ends on time on a slow link and costs little CPU on a fast one."""
+    """Chunked body until the deadline (never finished: the phase resets the connection). The
+    chunk size adapts so one chunk takes 10-100 ms: little CPU on a fast link, and a slow one is
+    not stuck on one huge chunk."""
     size = MIN_CHUNK
     while not stop.is_set() and time.monotonic() < deadline:
         began = time.monotonic()
-        _send_all(sock, b"%x\r\n" % size)
-        _send_all(sock, block[:size])
-        _send_all(sock, b"\r\n")
+        for piece in (b"%x\r\n" % size, block[:size], b"\r\n"):
+            if not _send_all(sock, piece, stop, deadline):
+                return
         pushed[index] += size
         took = time.monotonic() - began
         if took < 0.01:
             size = min(MAX_CHUNK, size * 2)
         elif took > 0.1:
             size = max(MIN_CHUNK, size // 2)
-    _send_all(sock, b"0\r\n\r\n")
 
 
-def _send_all(sock: socket.socket, data: bytes | memoryview) -> None:
-    """sendall, but the timeout (STALL_S) is per send: it bounds a stall, not a slow link."""
+def _send_all(
+    sock: socket.socket, data: bytes | memoryview, stop: threading.Event, deadline: float
+) -> bool:
+    """sendall in slices; False when the phase ended first."""
     view = memoryview(data)
     while view:
-        sent = sock.send(view)
+        if stop.is_set() or time.monotonic() >= deadline:
+            return False
+        try:
+            sent = sock.send(view)
+        except TimeoutError:
+            continue
         view = view[sent:]
+    return True
 
 
-def _read_json_reply(sock: socket.socket, stop: threading.Event) -> dict[str, object]:
-    give_up = time.monotonic() + RESPONSE_WAIT_S
-    while not stop.is_set():
-        ready, _, _ = select.select([sock], [], [], 0.1)
-        if ready:
-            break
-        if time.monotonic() > give_up:
-            raise TimeoutError("no count came back from the server")
-    if stop.is_set():
-        raise InterruptedError("stopped")
-    response = http.client.HTTPResponse(sock)
-    response.begin()
-    body = response.read()
+def _upload_records(
+    endpoint: Endpoint, stop: threading.Event
+) -> dict[int, tuple[float, list[tuple[float, int]]]]:
+    """The server's per-stream receive records: {stream: (start, [(time, bytes)])}, server clock."""
+    conn = http.client.HTTPConnection(
+        endpoint.address[0], endpoint.address[1], timeout=RECORDS_TIMEOUT_S
+    )
+    try:
+        conn.request(
+            "GET",
+            f"{SESSION_PATH}/{endpoint.token}/uploads",
+            headers={"Host": endpoint.host_header},
+        )
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
     if response.status != 200:
-        raise ConnectionError(f"the server refused the upload (HTTP {response.status})")
+        raise ConnectionError(f"HTTP {response.status}")
     parsed = json.loads(body)
-    if not isinstance(parsed, dict):
-        raise ValueError("unexpected upload reply")
-    return parsed
+    records: dict[int, tuple[float, list[tuple[float, int]]]] = {}
+    for key, record in parsed["uploads"].items():
+        samples = [(float(t), int(b)) for t, b in record["samples"]]
+        records[int(key)] = (float(record["start"]), samples)
+    return records
 
 
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {exc or 'no detail'}"

@@ -85,6 +85,16 @@ def create_app(limits: Limits | None = None, udp_socket: socket.socket | None = 
             return _error(404, "no such session")
         return Response(status_code=204 if sessions.close(token) else 404)
 
+    async def uploads(request: Request) -> Response:
+        session = sessions.get_hex(request.path_params["token"])
+        if session is None:
+            return _error(404, "no such session")
+        records = {
+            str(stream): {"start": start, "samples": samples}
+            for stream, (start, samples) in session.uploads.items()
+        }
+        return JSONResponse({"uploads": records})
+
     async def download(request: Request) -> Response:
         checked = _transfer_params(request, sessions, limits)
         if isinstance(checked, Response):
@@ -106,6 +116,7 @@ def create_app(limits: Limits | None = None, udp_socket: socket.socket | None = 
         Route("/", hello),
         Route("/session", open_session, methods=["POST"]),
         Route("/session/{token}", close_session, methods=["DELETE"]),
+        Route("/session/{token}/uploads", uploads),
         Route("/download", download),
         Route("/upload", upload, methods=["POST"]),
     ]
@@ -265,10 +276,13 @@ async def _wait_disconnect(receive: Receive, gone: asyncio.Event) -> None:
 async def _receive_upload(
     request: Request, session: Session, seconds: float, limits: Limits
 ) -> Response:
+    """Count the body's bytes into the session's record for this stream, every ~100 ms, until
+    the body ends, the client goes away, or a limit is reached. The client reads the records
+    afterwards (GET session/{token}/uploads), so a stream it had to abandon still counts."""
     started = time.monotonic()
     deadline = started + seconds
     received = 0
-    samples: list[tuple[float, int]] = [(round(session.elapsed(started), 4), 0)]
+    samples = session.record_upload(_stream_id(request), round(session.elapsed(started), 4))
     next_sample = started + SAMPLE_S
     stopped = "end"
     session.transfers += 1
@@ -288,7 +302,7 @@ async def _receive_upload(
                 stopped = "time limit"
                 break
     except ClientDisconnect:
-        return Response(status_code=400)
+        stopped = "client left"
     except asyncio.CancelledError:
         if not watchdog.absorb():
             raise
@@ -296,8 +310,13 @@ async def _receive_upload(
     finally:
         watchdog.close()
         session.transfers -= 1
-        session.last_seen = time.monotonic()
-    now = time.monotonic()
-    samples.append((round(session.elapsed(now), 4), received))
+        now = time.monotonic()
+        session.last_seen = now
+        samples.append((round(session.elapsed(now), 4), received))
     reply = {"bytes": received, "seconds": round(now - started, 4), "stopped": stopped}
-    return JSONResponse({**reply, "samples": samples})
+    return JSONResponse(reply)
+
+
+def _stream_id(request: Request) -> int:
+    text = request.query_params.get("stream", "0")
+    return int(text) if text.isdigit() and len(text) < 6 else 0

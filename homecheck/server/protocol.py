@@ -6,9 +6,11 @@ HTTP (all under /api/speed):
   session ends after S seconds (at most the server's limit), after an idle spell, or on DELETE.
 - DELETE session/{token} -> 204.
 - GET download?token=T&seconds=S -> 200, incompressible bytes for S seconds (chunked).
-- POST upload?token=T&seconds=S with a chunked body -> 200 {"bytes", "samples"}: the server counts
-  what it received; samples are [seconds since the session started, bytes so far] every ~100 ms,
-  so upload speed is measured where the bytes arrive.
+- POST upload?token=T&seconds=S&stream=N with a chunked body -> 200 {"bytes", "seconds"}: the
+  server counts what it receives into the session's record for stream N, every ~100 ms, so upload
+  speed is measured where the bytes arrive. The client may simply close the connection at the end.
+- GET session/{token}/uploads -> {"uploads": {N: {"start", "samples"}}}: per stream, when it began
+  and [seconds since the session started, bytes received so far] samples.
 
 UDP echo (the port in the session reply): the client sends one packet every 20 ms, the size of a
 G.711 RTP voice packet (172 bytes of UDP payload: 12 RTP header + 160 audio). The server answers

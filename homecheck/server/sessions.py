@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from homecheck.server.protocol import TOKEN_BYTES
+
+MAX_UPLOAD_RECORDS = 64  # per session: bounds the memory a client can make us keep
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,19 @@ class Session:
     udp_count: int = 0
     udp_allowance: float = 0.0
     udp_refilled: float = 0.0
+    # Upload streams: stream id -> (start, [(seconds since the session began, bytes so far)]).
+    uploads: dict[int, tuple[float, list[tuple[float, int]]]] = field(default_factory=dict)
 
     def elapsed(self, now: float) -> float:
         return now - self.created
+
+    def record_upload(self, stream: int, start: float) -> list[tuple[float, int]]:
+        """A fresh sample list for this upload stream (a reused id replaces the old record)."""
+        if stream not in self.uploads and len(self.uploads) >= MAX_UPLOAD_RECORDS:
+            del self.uploads[next(iter(self.uploads))]
+        samples: list[tuple[float, int]] = [(start, 0)]
+        self.uploads[stream] = (start, samples)
+        return samples
 
 
 class Busy(Exception):
