@@ -190,6 +190,10 @@ def _stream_figures(run: Run, stream: CallStream, out: _Out, reason_cut: str | N
     out.details["stream"] = {
         "sent": len(stream.sent),
         "answered": len(stream.echoes),
+        "lost_up": sum(p.reached_server is False for p in packets),
+        "lost_down": sum(bool(p.reached_server) and p.echo is None for p in packets),
+        "unresolved": sum(p.reached_server is None for p in packets),
+        "count_queries": stream.queries_sent,
         "interval_ms": INTERVAL_S * 1000,
         "timestamps": "kernel" if stream.kernel_timestamps else "process",
         "quiet": _summary_json(quiet),

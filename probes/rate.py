@@ -47,7 +47,7 @@ def steady_rate(samples: Sequence[tuple[float, int]], smooth_s: float = 0.5) -> 
     start = t_first + span * 0.6
     for t, rate in smoothed:
         if rate >= 0.9 * level:
-            start = min(start, t - smooth_s)
+            start = min(start, t)
             break
     start = max(start, t_first)
     b_start = _bytes_at(samples, start)

@@ -16,6 +16,7 @@ packet is taken out.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -130,20 +131,18 @@ def between(packets: Iterable[Packet], start: float, end: float) -> list[Packet]
 
 
 def windows(packets: Sequence[Packet], window_s: float) -> list[tuple[float, Summary]]:
-    """Consecutive windows of `window_s` from the first packet; a short last window is dropped
-    unless it is the only one."""
+    """Consecutive windows of `window_s` from the first packet. A last window covering less than
+    90 % of `window_s` is dropped (too few packets to compare), unless it is the only one."""
     if not packets:
         return []
     start, end = packets[0].at, packets[-1].at
+    count = max(1, math.floor((end - start) / window_s + 0.1))
     result: list[tuple[float, Summary]] = []
-    t = start
-    while t + window_s <= end + 1e-9 or not result:
+    for i in range(count):
+        t = start + i * window_s
         chunk = between(packets, t, t + window_s)
         if chunk:
             result.append((t, summarize(chunk)))
-        t += window_s
-        if t > end:
-            break
     return result
 
 

@@ -61,6 +61,7 @@ class CallStream:
         self.sent: list[Sent] = []
         self.echoes: dict[int, Echo] = {}
         self.final_count: int | None = None
+        self.queries_sent = 0
         self.last_echo_at = 0.0
         self._stop_sending = threading.Event()
         self._stop_receiving = threading.Event()
@@ -94,6 +95,7 @@ class CallStream:
             if self.final_count is not None or stop.is_set():
                 break
             self._send(EchoPacket(self.token, 0xFFFFFFFF - attempt, FLAG_QUERY))
+            self.queries_sent += 1
             wait_until = time.monotonic() + 0.1
             while self.final_count is None and time.monotonic() < wait_until:
                 time.sleep(0.005)

@@ -36,9 +36,21 @@ SAMPLE_S = 0.1  # upload progress samples
 MAX_JSON_BYTES = 1024
 
 
+class Stopping:
+    """Set when the server begins to shut down: running transfers end at once, so a graceful
+    shutdown never has to cancel them."""
+
+    def __init__(self) -> None:
+        self.is_set = False
+
+    def set(self) -> None:
+        self.is_set = True
+
+
 def create_app(limits: Limits | None = None, udp_socket: socket.socket | None = None) -> Starlette:
     limits = limits or Limits()
     sessions = SessionTable(limits)
+    stopping = Stopping()
     echo = UdpEcho(udp_socket, sessions) if udp_socket is not None else None
     # Random bytes: compression anywhere on the path cannot inflate the measured speed.
     block = os.urandom(BLOCK_BYTES)
@@ -100,7 +112,7 @@ def create_app(limits: Limits | None = None, udp_socket: socket.socket | None = 
         if isinstance(checked, Response):
             return checked
         session, seconds = checked
-        return _DownloadStream(session, seconds, limits, block)
+        return _DownloadStream(session, seconds, limits, block, stopping)
 
     async def upload(request: Request) -> Response:
         checked = _transfer_params(request, sessions, limits)
@@ -110,7 +122,7 @@ def create_app(limits: Limits | None = None, udp_socket: socket.socket | None = 
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limits.max_request_bytes:
             return _error(413, f"at most {limits.max_request_bytes} bytes per upload")
-        return await _receive_upload(request, session, seconds, limits)
+        return await _receive_upload(request, session, seconds, limits, stopping)
 
     routes = [
         Route("/", hello),
@@ -124,6 +136,7 @@ def create_app(limits: Limits | None = None, udp_socket: socket.socket | None = 
     app.state.sessions = sessions
     app.state.limits = limits
     app.state.echo = echo
+    app.state.stopping = stopping
     return app
 
 
@@ -182,10 +195,12 @@ def _transfer_params(
 
 
 class _Watchdog:
-    """Cancels the transfer's task when it makes no progress for `idle_s` (a stalled peer)."""
+    """Cancels the transfer's task when it makes no progress for `idle_s` (a stalled peer) or
+    when the server is stopping."""
 
-    def __init__(self, idle_s: float) -> None:
+    def __init__(self, idle_s: float, stopping: Stopping) -> None:
         self.idle_s = idle_s
+        self.stopping = stopping
         self.progress_at = time.monotonic()
         self.fired = False
         self._task = asyncio.current_task()
@@ -196,8 +211,9 @@ class _Watchdog:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(min(0.5, self.idle_s / 2))
-            if time.monotonic() - self.progress_at > self.idle_s and self._task is not None:
+            await asyncio.sleep(min(0.25, self.idle_s / 2))
+            idle = time.monotonic() - self.progress_at > self.idle_s
+            if (idle or self.stopping.is_set) and self._task is not None:
                 self.fired = True
                 self._task.cancel()
                 return
@@ -216,15 +232,18 @@ class _Watchdog:
 class _DownloadStream(Response):
     """Chunked random bytes for `seconds`, bounded in bytes and by the idle watchdog."""
 
-    def __init__(self, session: Session, seconds: float, limits: Limits, block: bytes) -> None:
+    def __init__(
+        self, session: Session, seconds: float, limits: Limits, block: bytes, stopping: Stopping
+    ) -> None:
         super().__init__(media_type="application/octet-stream")
         self.session, self.seconds, self.limits, self.block = session, seconds, limits, block
+        self.stopping = stopping
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gone = asyncio.Event()
         listener = asyncio.create_task(_wait_disconnect(receive, gone))
         self.session.transfers += 1
-        watchdog = _Watchdog(self.limits.idle_timeout_s)
+        watchdog = _Watchdog(self.limits.idle_timeout_s, self.stopping)
         try:
             await send(
                 {
@@ -253,6 +272,8 @@ class _DownloadStream(Response):
         limit = self.limits.max_request_bytes
         sent = 0
         while sent < limit and time.monotonic() < deadline and not gone.is_set():
+            if self.stopping.is_set:
+                return
             left = limit - sent
             chunk = self.block if left >= len(self.block) else self.block[:left]
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -274,7 +295,7 @@ async def _wait_disconnect(receive: Receive, gone: asyncio.Event) -> None:
 
 
 async def _receive_upload(
-    request: Request, session: Session, seconds: float, limits: Limits
+    request: Request, session: Session, seconds: float, limits: Limits, stopping: Stopping
 ) -> Response:
     """Count the body's bytes into the session's record for this stream, every ~100 ms, until
     the body ends, the client goes away, or a limit is reached. The client reads the records
@@ -286,7 +307,7 @@ async def _receive_upload(
     next_sample = started + SAMPLE_S
     stopped = "end"
     session.transfers += 1
-    watchdog = _Watchdog(limits.idle_timeout_s)
+    watchdog = _Watchdog(limits.idle_timeout_s, stopping)
     try:
         async for chunk in request.stream():
             received += len(chunk)
@@ -301,12 +322,15 @@ async def _receive_upload(
             if now >= deadline:
                 stopped = "time limit"
                 break
+            if stopping.is_set:
+                stopped = "server stopping"
+                break
     except ClientDisconnect:
         stopped = "client left"
     except asyncio.CancelledError:
         if not watchdog.absorb():
             raise
-        stopped = "idle"
+        stopped = "server stopping" if stopping.is_set else "idle"
     finally:
         watchdog.close()
         session.transfers -= 1

@@ -55,7 +55,7 @@ def serve(
         limit_concurrency=concurrency,
         lifespan="on",
     )
-    server = uvicorn.Server(config)
+    server = _Server(config, app.state.stopping.set)
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     if on_ready is not None:
         on_ready(f"http://{shown}:{bound_port}", bound_port)
@@ -68,6 +68,18 @@ def serve(
         signal.signal(signal.SIGTERM, previous)
         udp.close()
         tcp.close()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the app first when it starts shutting down."""
+
+    def __init__(self, config: uvicorn.Config, on_stopping: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_stopping = on_stopping
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._on_stopping()
+        await super().shutdown(sockets=sockets)
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
