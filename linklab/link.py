@@ -13,8 +13,9 @@ On the device that carries the traffic, in each namespace:
 - offloads off (TSO/GSO/GRO), so one random drop removes one packet, not a 64 KB super-packet;
 - `tc tbf` at the side's rate (client side = upload, server side = download) with a queue of
   `queue_ms` at that rate: a deep queue gives real bufferbloat, a shallow one drops instead;
-- loss: an iptables `statistic --mode random` DROP rule on the way out. Dropped packets pass a
-  counting rule for UDP first, so a test knows exactly how many of its UDP packets the link lost.
+- loss: an iptables `statistic --mode random` DROP rule on the way out (dropped UDP packets are
+  counted apart), and a counting rule for UDP arriving, so a test knows exactly how many of its
+  UDP packets got through each way, whatever dropped the others (the loss rule or a full queue).
 `close()` kills every process the link started and deletes both namespaces; it runs on exit too.
 """
 
@@ -142,6 +143,9 @@ class Link:
                 self._tbf(ns, rate)
             if loss:
                 self._loss(ns, loss)
+            # Count UDP arriving in each namespace: with what was sent, the exact loss per
+            # direction, whichever way a packet was lost (random drop or a full queue).
+            netns.run(netns.in_ns(ns, ["iptables", "-w", "-A", "INPUT", "-p", "udp"]))
 
     def _start_relay(self) -> None:
         spec = self.spec
@@ -235,6 +239,17 @@ class Link:
         for line in out.splitlines():
             fields = line.split()
             if len(fields) > 3 and fields[2] == "DROP" and fields[3] in ("udp", "17"):
+                return int(fields[0])
+        return 0
+
+    def udp_arrivals(self, side: str) -> int:
+        """UDP packets that arrived in `side`'s namespace ("server": upstream, "client": down)."""
+        ns = self.client_ns if side == "client" else self.server_ns
+        out = netns.run(netns.in_ns(ns, ["iptables", "-w", "-L", "INPUT", "-v", "-x", "-n"]))
+        for line in out.splitlines():
+            fields = line.split()
+            # A counting rule has no target, so the protocol is the third column.
+            if len(fields) > 3 and fields[0].isdigit() and fields[2] in ("udp", "17"):
                 return int(fields[0])
         return 0
 

@@ -32,6 +32,7 @@ Without `--server` the public speed-test backend is used (not available yet).
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass
@@ -60,7 +61,9 @@ class Timing:
     window_s: float = 10.0
     connect_timeout_s: float = 3.0
     udp_detect_s: float = 1.5
-    lost_after_s: float = 3.0  # no answer at all for this long: the connection is gone
+    # No echo at all for this long: the connection is gone. (A bloated queue delays answers but
+    # they keep coming 50 a second; 75 in a row lost is not a working line.)
+    lost_after_s: float = 1.5
 
 
 class NetworkProbe:
@@ -150,13 +153,14 @@ class NetworkProbe:
                 context.progress(
                     (time.monotonic() - run.started) / total, f"measuring {direction} speed"
                 )
-                transfer = self._transfer(direction, session, stop)
+                transfer = self._transfer(direction, session, run, stop)
                 run.transfers[direction] = transfer
                 run.phase_end(direction)
                 if stop.is_set():
                     return
                 if transfer.stalled or self._echoes_stopped(run):
                     run.lost = True
+                    run.lost_in = direction
                     return
                 for marker in markers:
                     marker.phase = "settle"
@@ -203,16 +207,17 @@ class NetworkProbe:
         return time.monotonic() - stream.last_echo_at > self.timing.lost_after_s
 
     def _transfer(
-        self, direction: str, session: speed_session.Session, stop: threading.Event
+        self, direction: str, session: speed_session.Session, run: Run, stop: threading.Event
     ) -> throughput.Transfer:
         t = self.timing
-        if direction == "download":
-            return throughput.download(session.endpoint, t.streams, t.load_s, stop)
-        return throughput.upload(session.endpoint, t.streams, t.load_s, stop)
+        measure = throughput.download if direction == "download" else throughput.upload
+        lost = functools.partial(self._echoes_stopped, run)
+        return measure(session.endpoint, t.streams, t.load_s, stop, lost)
 
     def _finish(self, run: Run, stop: threading.Event) -> None:
         if run.stream is not None:
             # Wait for answers still queued (a bloated upload queue holds them for a while).
-            run.stream.finish(min(3.0, 0.5 + 1.5 * run.stream.recent_rtt_s()), stop)
+            drain = 0.0 if run.lost else min(3.0, 0.5 + 1.5 * run.stream.recent_rtt_s())
+            run.stream.finish(drain, stop)
         if run.tcp is not None:
             run.tcp.finish()

@@ -50,6 +50,7 @@ class Run:
     ended: float = 0.0
     cancelled: bool = False
     lost: bool = False
+    lost_in: str | None = None  # the phase during which the connection was lost
     udp_ok: bool | None = None
     stream: CallStream | None = None
     tcp: TcpTimer | None = None
@@ -139,7 +140,7 @@ def _throughput(run: Run, out: _Out, reason_cut: str | None) -> None:
             "stalled": transfer.stalled,
             "errors": list(dict.fromkeys(transfer.errors))[:5],
         }
-        if transfer.stalled or (reason_cut and steady is None):
+        if transfer.stalled or run.lost_in == direction or (reason_cut and steady is None):
             out.missing(reason_cut or LOST, metric)
         elif steady is None:
             out.missing(
@@ -150,8 +151,9 @@ def _throughput(run: Run, out: _Out, reason_cut: str | None) -> None:
         else:
             samples = [r for t, r in rates if steady.start_s < t <= steady.end_s]
             method = (
-                f"{transfer.streams} parallel TCP streams, bytes counted "
-                f"at the receiver every {SAMPLE_S * 1000:.0f} ms, first "
+                f"{transfer.streams} parallel TCP streams, bytes counted at the receiver "
+                f"{'by its kernel (TCP_INFO) ' if transfer.kernel_counted else ''}"
+                f"every {SAMPLE_S * 1000:.0f} ms, first "
                 f"{steady.start_s - transfer.started:.1f} s of ramp-up discarded"
             )
             out.measurements.append(

@@ -27,10 +27,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from homecheck.server import tcpinfo
 from homecheck.server.protocol import DOWNLOAD_PATH, SESSION_PATH, UPLOAD_PATH
 from probes.rate import SAMPLE_S, Steady, merge_cumulative, steady_rate
 
-STALL_S = 3.0  # no byte moved on any stream for this long: the connection is lost
+STALL_S = 2.0  # no byte moved on any stream for this long: the connection is lost
 CONNECT_TIMEOUT_S = 3.0
 WAIT_SLICE_S = 0.25  # every blocking socket call returns at least this often
 READ_BYTES = 1 << 20
@@ -61,6 +62,7 @@ class Transfer:
     steady: Steady | None = None
     errors: list[str] = field(default_factory=list)
     stalled: bool = False
+    kernel_counted: bool = False  # bytes counted by the receiving kernel (TCP_INFO)
 
     def rate_series(self) -> list[tuple[float, float]]:
         """(time at the end of the interval, Mbit/s) per sample interval."""
@@ -75,6 +77,7 @@ class _Streams:
         self.endpoint = endpoint
         self.sockets: list[socket.socket] = []
         self.lock = threading.Lock()
+        self.closed = False
 
     def connect(self) -> socket.socket:
         sock = socket.socket(self.endpoint.family, socket.SOCK_STREAM)
@@ -87,16 +90,26 @@ class _Streams:
 
     def reset_all(self) -> None:
         with self.lock:
+            self.closed = True
             for sock in self.sockets:
                 with contextlib.suppress(OSError):
-                    # Linger 0: close with a reset, dropping whatever is still in the send buffer.
+                    # Linger 0: close with a reset, dropping whatever is still in the send buffer;
+                    # shutting the reading side first wakes a thread blocked in recv.
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    sock.shutdown(socket.SHUT_RD)
                 sock.close()
             self.sockets.clear()
 
 
-def download(endpoint: Endpoint, streams: int, seconds: float, stop: threading.Event) -> Transfer:
+def download(
+    endpoint: Endpoint,
+    streams: int,
+    seconds: float,
+    stop: threading.Event,
+    link_lost: Callable[[], bool] = lambda: False,
+) -> Transfer:
     counts = [0] * streams
+    kernel = _KernelCounts(streams)
     transfer = Transfer("download", started=time.monotonic(), streams=streams)
     deadline = transfer.started + seconds
     pool = _Streams(endpoint)
@@ -108,28 +121,84 @@ def download(endpoint: Endpoint, streams: int, seconds: float, stop: threading.E
             left = deadline - time.monotonic() + SERVER_MARGIN_S
             try:
                 sock = pool.connect()
+                kernel.attach(index, sock)
                 query = f"token={endpoint.token}&seconds={left:.1f}"
                 sock.sendall(_request("GET", f"{DOWNLOAD_PATH}?{query}", endpoint))
                 _count_body(sock, buffer, stop, deadline, counts, index)
             except OSError as exc:
-                if not stop.is_set() and time.monotonic() < deadline:
+                if not (stop.is_set() or pool.closed or time.monotonic() >= deadline):
                     transfer.errors.append(_describe(exc))
                     time.sleep(WAIT_SLICE_S)
+            finally:
+                kernel.detach(index)
+
+    def total() -> int:
+        counted = kernel.total()
+        return sum(counts) if counted is None else counted
 
     _run_phase(
         transfer,
         [functools.partial(worker, i) for i in range(streams)],
         deadline,
         stop,
-        lambda: sum(counts),
+        total,
         pool,
         record=True,
+        link_lost=link_lost,
     )
     transfer.steady = steady_rate(transfer.samples)
+    transfer.kernel_counted = kernel.works
     return transfer
 
 
-def upload(endpoint: Endpoint, streams: int, seconds: float, stop: threading.Event) -> Transfer:
+class _KernelCounts:
+    """Per stream, the receiving kernel's byte count (tcpinfo.py): finished sockets' totals plus
+    the current socket's count. `works` turns False on a system without TCP_INFO, and the
+    download then counts what it reads instead."""
+
+    def __init__(self, streams: int) -> None:
+        self.done = [0] * streams
+        self.last = [0] * streams
+        self.current: list[socket.socket | None] = [None] * streams
+        self.lock = threading.Lock()
+        self.works = True
+
+    def attach(self, index: int, sock: socket.socket) -> None:
+        with self.lock:
+            self.current[index] = sock
+            self.last[index] = 0
+            if tcpinfo.bytes_received(sock) is None:
+                self.works = False
+
+    def detach(self, index: int) -> None:
+        with self.lock:
+            self._read(index)
+            self.done[index] += self.last[index]
+            self.current[index], self.last[index] = None, 0
+
+    def _read(self, index: int) -> None:
+        sock = self.current[index]
+        value = tcpinfo.bytes_received(sock) if sock is not None else None
+        if value is not None:
+            self.last[index] = max(self.last[index], value)
+
+    def total(self) -> int | None:
+        if not self.works:
+            return None
+        with self.lock:
+            for index in range(len(self.current)):
+                self._read(index)
+            return sum(self.done) + sum(self.last)
+
+
+def upload(
+    endpoint: Endpoint,
+    streams: int,
+    seconds: float,
+    stop: threading.Event,
+    link_lost: Callable[[], bool] = lambda: False,
+) -> Transfer:
+    """`link_lost` is another sign of a dead connection (the UDP stream went quiet)."""
     pushed = [0] * streams  # bytes handed to the kernel: only to notice a stall
     sent_at: dict[int, float] = {}
     transfer = Transfer("upload", started=time.monotonic(), streams=streams)
@@ -145,7 +214,7 @@ def upload(endpoint: Endpoint, streams: int, seconds: float, stop: threading.Eve
             sent_at[index] = time.monotonic()
             _send_chunks(sock, block, stop, deadline, pushed, index)
         except OSError as exc:
-            if not stop.is_set() and time.monotonic() < deadline:
+            if not (stop.is_set() or pool.closed or time.monotonic() >= deadline):
                 transfer.errors.append(_describe(exc))
 
     _run_phase(
@@ -156,6 +225,7 @@ def upload(endpoint: Endpoint, streams: int, seconds: float, stop: threading.Eve
         lambda: sum(pushed),
         pool,
         record=False,
+        link_lost=link_lost,
     )
     if stop.is_set() or transfer.stalled:
         return transfer
@@ -167,11 +237,12 @@ def upload(endpoint: Endpoint, streams: int, seconds: float, stop: threading.Eve
         return transfer
     # Server clock -> ours: the server's record of a stream starts when our request arrived,
     # one one-way delay after we sent it; the quickest stream gives the best offset.
-    offsets = [sent_at[i] - start for i, (start, _) in records.items() if i in sent_at]
+    offsets = [sent_at[i] - start for i, (start, _, _) in records.items() if i in sent_at]
     if not offsets:
         return transfer
     offset = max(offsets)
-    per_stream = [[(t + offset, b) for t, b in samples] for _, samples in records.values()]
+    per_stream = [[(t + offset, b) for t, b in samples] for _, samples, _ in records.values()]
+    transfer.kernel_counted = all(kernel for _, _, kernel in records.values())
     # Bytes the server got after our phase ended are the queue draining: not part of the phase.
     merged = merge_cumulative(per_stream)
     transfer.samples = [(t, b) for t, b in merged if t <= deadline + SAMPLE_S / 2]
@@ -187,6 +258,7 @@ def _run_phase(
     total: Callable[[], int],
     pool: _Streams,
     record: bool,
+    link_lost: Callable[[], bool],
 ) -> None:
     """Run the workers until the deadline, sampling `total()` every 100 ms (kept as the series
     when `record`), and detect a stall: no progress at all for STALL_S."""
@@ -207,14 +279,14 @@ def _run_phase(
             next_sample += SAMPLE_S
         if now >= deadline:
             break
-        if now - last_progress > STALL_S:
+        if now - last_progress > STALL_S or link_lost():
             transfer.stalled = True
             break
         time.sleep(max(0.0, min(next_sample, deadline) - time.monotonic()))
     transfer.ended = time.monotonic()
     pool.reset_all()
     for thread in threads:
-        thread.join(max(0.0, transfer.ended + 1.0 - time.monotonic()))
+        thread.join(max(0.0, transfer.ended + 0.3 - time.monotonic()))
 
 
 def _request(method: str, target: str, endpoint: Endpoint, chunked: bool = False) -> bytes:
@@ -307,8 +379,9 @@ def _send_all(
 
 def _upload_records(
     endpoint: Endpoint, stop: threading.Event
-) -> dict[int, tuple[float, list[tuple[float, int]]]]:
-    """The server's per-stream receive records: {stream: (start, [(time, bytes)])}, server clock."""
+) -> dict[int, tuple[float, list[tuple[float, int]], bool]]:
+    """The server's per-stream receive records: {stream: (start, [(time, bytes)], kernel)}, on the
+    server's clock."""
     conn = http.client.HTTPConnection(
         endpoint.address[0], endpoint.address[1], timeout=RECORDS_TIMEOUT_S
     )
@@ -325,10 +398,10 @@ def _upload_records(
     if response.status != 200:
         raise ConnectionError(f"HTTP {response.status}")
     parsed = json.loads(body)
-    records: dict[int, tuple[float, list[tuple[float, int]]]] = {}
+    records: dict[int, tuple[float, list[tuple[float, int]], bool]] = {}
     for key, record in parsed["uploads"].items():
         samples = [(float(t), int(b)) for t, b in record["samples"]]
-        records[int(key)] = (float(record["start"]), samples)
+        records[int(key)] = (float(record["start"]), samples, bool(record.get("kernel")))
     return records
 
 

@@ -27,8 +27,10 @@ from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from homecheck import __version__
+from homecheck.server import tcpinfo
 from homecheck.server.protocol import API
 from homecheck.server.sessions import Busy, Limits, Session, SessionTable
+from homecheck.server.tcpinfo import ConnectionSockets
 from homecheck.server.udp_echo import UdpEcho
 
 BLOCK_BYTES = 1 << 20  # one send: large enough that per-chunk overhead stays small at 10 Gbit/s
@@ -47,7 +49,12 @@ class Stopping:
         self.is_set = True
 
 
-def create_app(limits: Limits | None = None, udp_socket: socket.socket | None = None) -> Starlette:
+def create_app(
+    limits: Limits | None = None,
+    udp_socket: socket.socket | None = None,
+    connections: ConnectionSockets | None = None,
+) -> Starlette:
+    """`connections` (from serve.py) lets uploads be counted by the kernel (tcpinfo.py)."""
     limits = limits or Limits()
     sessions = SessionTable(limits)
     stopping = Stopping()
@@ -102,8 +109,8 @@ def create_app(limits: Limits | None = None, udp_socket: socket.socket | None = 
         if session is None:
             return _error(404, "no such session")
         records = {
-            str(stream): {"start": start, "samples": samples}
-            for stream, (start, samples) in session.uploads.items()
+            str(stream): {"start": r.start, "samples": r.samples, "kernel": r.kernel}
+            for stream, r in session.uploads.items()
         }
         return JSONResponse({"uploads": records})
 
@@ -122,7 +129,8 @@ def create_app(limits: Limits | None = None, udp_socket: socket.socket | None = 
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limits.max_request_bytes:
             return _error(413, f"at most {limits.max_request_bytes} bytes per upload")
-        return await _receive_upload(request, session, seconds, limits, stopping)
+        sock = connections.socket_of(request.scope.get("client")) if connections else None
+        return await _receive_upload(request, session, seconds, limits, stopping, sock)
 
     routes = [
         Route("/", hello),
@@ -295,15 +303,26 @@ async def _wait_disconnect(receive: Receive, gone: asyncio.Event) -> None:
 
 
 async def _receive_upload(
-    request: Request, session: Session, seconds: float, limits: Limits, stopping: Stopping
+    request: Request,
+    session: Session,
+    seconds: float,
+    limits: Limits,
+    stopping: Stopping,
+    sock: Any,
 ) -> Response:
     """Count the body's bytes into the session's record for this stream, every ~100 ms, until
     the body ends, the client goes away, or a limit is reached. The client reads the records
-    afterwards (GET session/{token}/uploads), so a stream it had to abandon still counts."""
+    afterwards (GET session/{token}/uploads), so a stream it had to abandon still counts.
+    With the connection's socket, the samples are the kernel's byte count (tcpinfo.py) since the
+    handler started: body bytes that arrived before are left out, a constant offset that rates
+    over any window do not see."""
+    kernel_base = tcpinfo.bytes_received(sock) if sock is not None else None
+    counted = _KernelCount(sock, kernel_base)
     started = time.monotonic()
     deadline = started + seconds
     received = 0
-    samples = session.record_upload(_stream_id(request), round(session.elapsed(started), 4))
+    start = round(session.elapsed(started), 4)
+    samples = session.record_upload(_stream_id(request), start, kernel_base is not None)
     next_sample = started + SAMPLE_S
     stopped = "end"
     session.transfers += 1
@@ -314,7 +333,7 @@ async def _receive_upload(
             watchdog.touch()
             now = time.monotonic()
             if now >= next_sample:
-                samples.append((round(session.elapsed(now), 4), received))
+                samples.append((round(session.elapsed(now), 4), counted.bytes(received)))
                 next_sample = now + SAMPLE_S
             if received >= limits.max_request_bytes:
                 stopped = "byte limit"
@@ -336,9 +355,25 @@ async def _receive_upload(
         session.transfers -= 1
         now = time.monotonic()
         session.last_seen = now
-        samples.append((round(session.elapsed(now), 4), received))
+        samples.append((round(session.elapsed(now), 4), counted.bytes(received)))
     reply = {"bytes": received, "seconds": round(now - started, 4), "stopped": stopped}
     return JSONResponse(reply)
+
+
+class _KernelCount:
+    """Bytes received on this upload: the kernel's count since the start when it has one,
+    otherwise what the app read. The kernel count holds its last value once the socket is gone."""
+
+    def __init__(self, sock: Any, base: int | None) -> None:
+        self.sock, self.base, self.last = sock, base, 0
+
+    def bytes(self, read_by_app: int) -> int:
+        if self.base is None:
+            return read_by_app
+        now = tcpinfo.bytes_received(self.sock)
+        if now is not None:
+            self.last = max(self.last, now - self.base)
+        return self.last
 
 
 def _stream_id(request: Request) -> int:

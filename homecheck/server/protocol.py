@@ -9,8 +9,9 @@ HTTP (all under /api/speed):
 - POST upload?token=T&seconds=S&stream=N with a chunked body -> 200 {"bytes", "seconds"}: the
   server counts what it receives into the session's record for stream N, every ~100 ms, so upload
   speed is measured where the bytes arrive. The client may simply close the connection at the end.
-- GET session/{token}/uploads -> {"uploads": {N: {"start", "samples"}}}: per stream, when it began
-  and [seconds since the session started, bytes received so far] samples.
+- GET session/{token}/uploads -> {"uploads": {N: {"start", "samples", "kernel"}}}: per stream,
+  when it began and [seconds since the session started, bytes received so far] samples, counted
+  by the server's kernel (TCP_INFO) when "kernel" is true, else as read by the app.
 
 UDP echo (the port in the session reply): the client sends one packet every 20 ms, the size of a
 G.711 RTP voice packet (172 bytes of UDP payload: 12 RTP header + 160 audio). The server answers

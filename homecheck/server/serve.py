@@ -19,6 +19,7 @@ import uvicorn
 
 from homecheck.server.app import create_app
 from homecheck.server.sessions import Limits
+from homecheck.server.tcpinfo import ConnectionSockets
 
 SHUTDOWN_GRACE_S = 2
 
@@ -43,7 +44,8 @@ def serve(
         tcp.close()
         raise
     tcp.listen(1024)
-    app = create_app(limits, udp)
+    connections = ConnectionSockets()
+    app = create_app(limits, udp, connections)
     # Connections beyond what the limits allow get 503 from uvicorn itself.
     concurrency = limits.max_sessions * (limits.max_transfers_per_session + 2)
     config = uvicorn.Config(
@@ -54,6 +56,7 @@ def serve(
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         limit_concurrency=concurrency,
         lifespan="on",
+        http=connections.protocol(),
     )
     server = _Server(config, app.state.stopping.set)
     shown = f"[{host}]" if family == socket.AF_INET6 else host

@@ -33,6 +33,15 @@ class Limits:
 
 
 @dataclass
+class UploadRecord:
+    """One upload stream as the server saw it; times are seconds since the session began."""
+
+    start: float
+    samples: list[tuple[float, int]]  # (time, bytes received so far)
+    kernel: bool  # counted by the kernel (TCP_INFO) rather than as read by the app
+
+
+@dataclass
 class Session:
     token: bytes
     created: float  # time.monotonic()
@@ -42,19 +51,18 @@ class Session:
     udp_count: int = 0
     udp_allowance: float = 0.0
     udp_refilled: float = 0.0
-    # Upload streams: stream id -> (start, [(seconds since the session began, bytes so far)]).
-    uploads: dict[int, tuple[float, list[tuple[float, int]]]] = field(default_factory=dict)
+    uploads: dict[int, UploadRecord] = field(default_factory=dict)
 
     def elapsed(self, now: float) -> float:
         return now - self.created
 
-    def record_upload(self, stream: int, start: float) -> list[tuple[float, int]]:
+    def record_upload(self, stream: int, start: float, kernel: bool) -> list[tuple[float, int]]:
         """A fresh sample list for this upload stream (a reused id replaces the old record)."""
         if stream not in self.uploads and len(self.uploads) >= MAX_UPLOAD_RECORDS:
             del self.uploads[next(iter(self.uploads))]
-        samples: list[tuple[float, int]] = [(start, 0)]
-        self.uploads[stream] = (start, samples)
-        return samples
+        record = UploadRecord(start, [(start, 0)], kernel)
+        self.uploads[stream] = record
+        return record.samples
 
 
 class Busy(Exception):
