@@ -78,7 +78,15 @@ def open_session(url: str, seconds: float, timeout_s: float) -> Session:
     udp_address = None
     if isinstance(udp_port, int) and 0 < udp_port < 65536:
         udp_address = (address[0], udp_port, *address[2:])
-    endpoint = Endpoint(address=address, family=family, host_header=host_header, token=token_hex)
+    limits = reply.get("limits")
+    max_bytes = limits.get("max_request_bytes") if isinstance(limits, dict) else None
+    endpoint = Endpoint(
+        address=address,
+        family=family,
+        host_header=host_header,
+        token=token_hex,
+        max_upload_bytes=max_bytes if isinstance(max_bytes, int) and max_bytes > 0 else 10**9,
+    )
     return Session(endpoint, token, udp_address)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.client
+import itertools
 import json
 import os
 import socket
@@ -35,7 +36,7 @@ STALL_S = 2.0  # no byte moved on any stream for this long: the connection is lo
 CONNECT_TIMEOUT_S = 3.0
 WAIT_SLICE_S = 0.25  # every blocking socket call returns at least this often
 READ_BYTES = 1 << 20
-MIN_CHUNK, MAX_CHUNK = 16 << 10, 1 << 20
+UPLOAD_BLOCK = 1 << 20
 RECORDS_TIMEOUT_S = 4.0  # reading the server's upload records (a bloated queue drains first)
 SERVER_MARGIN_S = 3.0  # the server-side bound of a transfer: our phase plus this
 
@@ -48,6 +49,7 @@ class Endpoint:
     family: socket.AddressFamily
     host_header: str
     token: str
+    max_upload_bytes: int = 1_000_000_000  # the server's limit per request (its session reply)
 
 
 @dataclass
@@ -204,18 +206,28 @@ def upload(
     transfer = Transfer("upload", started=time.monotonic(), streams=streams)
     deadline = transfer.started + seconds
     pool = _Streams(endpoint)
-    block = memoryview(os.urandom(MAX_CHUNK))  # incompressible, like the download
+    block = memoryview(os.urandom(UPLOAD_BLOCK))  # incompressible, like the download
 
     def worker(index: int) -> None:
-        try:
-            sock = pool.connect()
-            query = f"token={endpoint.token}&seconds={seconds + SERVER_MARGIN_S:.1f}&stream={index}"
-            sock.sendall(_request("POST", f"{UPLOAD_PATH}?{query}", endpoint, chunked=True))
-            sent_at[index] = time.monotonic()
-            _send_chunks(sock, block, stop, deadline, pushed, index)
-        except OSError as exc:
-            if not (stop.is_set() or pool.closed or time.monotonic() >= deadline):
-                transfer.errors.append(_describe(exc))
+        # A server that stops reading early (its byte limit) gets a new request, a new record.
+        for attempt in itertools.count():
+            if stop.is_set() or time.monotonic() >= deadline:
+                return
+            stream_id = index + attempt * streams
+            left = deadline - time.monotonic() + SERVER_MARGIN_S
+            query = f"token={endpoint.token}&seconds={left:.1f}&stream={stream_id}"
+            # The declared length is the server's limit: we stop sending long before (and the
+            # server counts whatever came), without chunk framing for either side to parse.
+            head = _request("POST", f"{UPLOAD_PATH}?{query}", endpoint, endpoint.max_upload_bytes)
+            try:
+                sock = pool.connect()
+                sock.sendall(head)
+                sent_at[stream_id] = time.monotonic()
+                _send_body(sock, block, stop, deadline, pushed, index)
+            except OSError as exc:
+                if not (stop.is_set() or pool.closed or time.monotonic() >= deadline):
+                    transfer.errors.append(_describe(exc))
+                    time.sleep(WAIT_SLICE_S)
 
     _run_phase(
         transfer,
@@ -289,10 +301,10 @@ def _run_phase(
         thread.join(max(0.0, transfer.ended + 0.3 - time.monotonic()))
 
 
-def _request(method: str, target: str, endpoint: Endpoint, chunked: bool = False) -> bytes:
+def _request(method: str, target: str, endpoint: Endpoint, length: int | None = None) -> bytes:
     lines = [f"{method} {target} HTTP/1.1", f"Host: {endpoint.host_header}", "Connection: close"]
-    if chunked:
-        lines += ["Content-Type: application/octet-stream", "Transfer-Encoding: chunked"]
+    if length is not None:
+        lines += ["Content-Type: application/octet-stream", f"Content-Length: {length}"]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
 
 
@@ -336,7 +348,7 @@ def _recv(sock: socket.socket, buffer: bytearray, stop: threading.Event, deadlin
     return 0
 
 
-def _send_chunks(
+def _send_body(
     sock: socket.socket,
     block: memoryview,
     stop: threading.Event,
@@ -344,28 +356,21 @@ def _send_chunks(
     pushed: list[int],
     index: int,
 ) -> None:
-    """Chunked body until the deadline (never finished: the phase resets the connection). The
-    chunk size adapts so one chunk takes 10-100 ms: little CPU on a fast link, and a slow one is
-    not stuck on one huge chunk."""
-    size = MIN_CHUNK
-    while not stop.is_set() and time.monotonic() < deadline:
-        began = time.monotonic()
-        for piece in (b"%x\r\n" % size, block[:size], b"\r\n"):
-            if not _send_all(sock, piece, stop, deadline):
-                return
-        pushed[index] += size
-        took = time.monotonic() - began
-        if took < 0.01:
-            size = min(MAX_CHUNK, size * 2)
-        elif took > 0.1:
-            size = max(MIN_CHUNK, size // 2)
+    """Send the block over and over until the phase ends (or the server stops reading)."""
+    while _send_all(sock, block, stop, deadline, pushed, index):
+        pass
 
 
 def _send_all(
-    sock: socket.socket, data: bytes | memoryview, stop: threading.Event, deadline: float
+    sock: socket.socket,
+    data: memoryview,
+    stop: threading.Event,
+    deadline: float,
+    pushed: list[int],
+    index: int,
 ) -> bool:
-    """sendall in slices; False when the phase ended first."""
-    view = memoryview(data)
+    """sendall in slices, counting into pushed[index]; False when the phase ended first."""
+    view = data
     while view:
         if stop.is_set() or time.monotonic() >= deadline:
             return False
@@ -373,6 +378,7 @@ def _send_all(
             sent = sock.send(view)
         except TimeoutError:
             continue
+        pushed[index] += sent
         view = view[sent:]
     return True
 

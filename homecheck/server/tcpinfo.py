@@ -12,6 +12,7 @@ small uvicorn protocol subclass files each connection's socket under its peer ad
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
 import sys
@@ -23,6 +24,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 _BYTES_RECEIVED = struct.Struct("=Q")
 _OFFSET = 128
 _INFO_LEN = 136
+READ_BYTES = 4 << 20
 
 
 def bytes_received(sock: Any) -> int | None:
@@ -49,12 +51,25 @@ class ConnectionSockets:
             return None
         return self._by_peer.get((str(peer[0]), int(peer[1])))
 
-    def protocol(self) -> type[H11Protocol]:
+    def protocol(self) -> type[asyncio.Protocol]:
+        """uvicorn's HTTP protocol (httptools' C parser when installed, else h11), filing
+        sockets."""
         table = self._by_peer
+        base: type[Any] = H11Protocol
+        try:
+            from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-        class FilingH11Protocol(H11Protocol):
+            base = HttpToolsProtocol
+        except ImportError:  # httptools is optional: h11 is pure Python, slower on uploads
+            pass
+
+        class FilingH11Protocol(base):  # type: ignore[misc]
             def connection_made(self, transport: Any) -> None:
                 super().connection_made(transport)
+                # asyncio reads 256 KiB at a time; uploads at many Gbit/s then cost one Python
+                # round (parse, copy, count) per 256 KiB. Bigger reads cut that overhead.
+                if hasattr(transport, "max_size"):
+                    transport.max_size = READ_BYTES
                 peer = transport.get_extra_info("peername")
                 sock = transport.get_extra_info("socket")
                 if peer is not None and sock is not None:
