@@ -15,26 +15,22 @@ of a phase the sockets are reset, not closed politely, so nothing keeps loading 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import http.client
 import itertools
 import json
 import os
 import socket
-import struct
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from homecheck.server import tcpinfo
 from homecheck.server.protocol import DOWNLOAD_PATH, SESSION_PATH, UPLOAD_PATH
 from probes.rate import SAMPLE_S, Steady, merge_cumulative, steady_rate
+from probes.stream_sockets import WAIT_SLICE_S, KernelCounts, StreamSockets
 
 STALL_S = 2.0  # no byte moved on any stream for this long: the connection is lost
-CONNECT_TIMEOUT_S = 3.0
-WAIT_SLICE_S = 0.25  # every blocking socket call returns at least this often
 READ_BYTES = 1 << 20
 UPLOAD_BLOCK = 1 << 20
 RECORDS_TIMEOUT_S = 4.0  # reading the server's upload records (a bloated queue drains first)
@@ -72,37 +68,6 @@ class Transfer:
         return [(t1, (b1 - b0) * 8 / (t1 - t0) / 1e6) for (t0, b0), (t1, b1) in pairs if t1 > t0]
 
 
-class _Streams:
-    """The sockets of one phase, so the phase can reset them all at its end."""
-
-    def __init__(self, endpoint: Endpoint) -> None:
-        self.endpoint = endpoint
-        self.sockets: list[socket.socket] = []
-        self.lock = threading.Lock()
-        self.closed = False
-
-    def connect(self) -> socket.socket:
-        sock = socket.socket(self.endpoint.family, socket.SOCK_STREAM)
-        with self.lock:
-            self.sockets.append(sock)
-        sock.settimeout(CONNECT_TIMEOUT_S)
-        sock.connect(self.endpoint.address)
-        sock.settimeout(WAIT_SLICE_S)
-        return sock
-
-    def reset_all(self) -> None:
-        with self.lock:
-            self.closed = True
-            for sock in self.sockets:
-                with contextlib.suppress(OSError):
-                    # Linger 0: close with a reset, dropping whatever is still in the send buffer;
-                    # shutting the reading side first wakes a thread blocked in recv.
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                    sock.shutdown(socket.SHUT_RD)
-                sock.close()
-            self.sockets.clear()
-
-
 def download(
     endpoint: Endpoint,
     streams: int,
@@ -111,10 +76,10 @@ def download(
     link_lost: Callable[[], bool] = lambda: False,
 ) -> Transfer:
     counts = [0] * streams
-    kernel = _KernelCounts(streams)
+    kernel = KernelCounts(streams)
     transfer = Transfer("download", started=time.monotonic(), streams=streams)
     deadline = transfer.started + seconds
-    pool = _Streams(endpoint)
+    pool = StreamSockets(endpoint)
 
     def worker(index: int) -> None:
         buffer = bytearray(READ_BYTES)
@@ -153,46 +118,6 @@ def download(
     return transfer
 
 
-class _KernelCounts:
-    """Per stream, the receiving kernel's byte count (tcpinfo.py): finished sockets' totals plus
-    the current socket's count. `works` turns False on a system without TCP_INFO, and the
-    download then counts what it reads instead."""
-
-    def __init__(self, streams: int) -> None:
-        self.done = [0] * streams
-        self.last = [0] * streams
-        self.current: list[socket.socket | None] = [None] * streams
-        self.lock = threading.Lock()
-        self.works = True
-
-    def attach(self, index: int, sock: socket.socket) -> None:
-        with self.lock:
-            self.current[index] = sock
-            self.last[index] = 0
-            if tcpinfo.bytes_received(sock) is None:
-                self.works = False
-
-    def detach(self, index: int) -> None:
-        with self.lock:
-            self._read(index)
-            self.done[index] += self.last[index]
-            self.current[index], self.last[index] = None, 0
-
-    def _read(self, index: int) -> None:
-        sock = self.current[index]
-        value = tcpinfo.bytes_received(sock) if sock is not None else None
-        if value is not None:
-            self.last[index] = max(self.last[index], value)
-
-    def total(self) -> int | None:
-        if not self.works:
-            return None
-        with self.lock:
-            for index in range(len(self.current)):
-                self._read(index)
-            return sum(self.done) + sum(self.last)
-
-
 def upload(
     endpoint: Endpoint,
     streams: int,
@@ -205,7 +130,7 @@ def upload(
     sent_at: dict[int, float] = {}
     transfer = Transfer("upload", started=time.monotonic(), streams=streams)
     deadline = transfer.started + seconds
-    pool = _Streams(endpoint)
+    pool = StreamSockets(endpoint)
     block = memoryview(os.urandom(UPLOAD_BLOCK))  # incompressible, like the download
 
     def worker(index: int) -> None:
@@ -268,7 +193,7 @@ def _run_phase(
     deadline: float,
     stop: threading.Event,
     total: Callable[[], int],
-    pool: _Streams,
+    pool: StreamSockets,
     record: bool,
     link_lost: Callable[[], bool],
 ) -> None:
