@@ -10,8 +10,8 @@ Per link (linklab: veth/TUN relay, tbf rate, iptables loss): the set values; ipe
 (probes/network.py, the same code `homecheck run --server` uses) with its wall time; and
 speedtest-cli against a local server speaking speedtest.net's protocol (bench/speedtest_fake.py).
 Truths for the other figures:
-- RTT: the relay's set round trip plus the time to send one 200-byte voice packet (+ 14 bytes of
-  Ethernet header) at each side's rate, which any ping of that size would also see;
+- RTT: the relay's set round trip. (tbf does not model serialisation: a lone 200-byte packet on
+  an idle line finds tokens in the bucket and leaves at once, so no per-rate term is added);
 - jitter: 2/3 of the set +-j (the mean |D| of two uniform delays, see linklab/relay.py);
 - loss: the set probability, and the stream's actual loss counted by the link's iptables rules.
 Targets (issue 3): throughput 0.97-1.02 of iperf3; RTT within 1 ms or 2 %; jitter within 1 ms;
@@ -40,8 +40,6 @@ from homecheck.probe import ProbeContext, ProbeOptions
 from linklab import Link, LinkSpec, check_environment
 from linklab.link import ROOT
 from probes.network import NetworkProbe
-
-PACKET_BITS = (200 + 14) * 8
 
 
 @dataclass(frozen=True)
@@ -151,10 +149,6 @@ def run_case(case: Case, with_speedtest: bool) -> dict[str, Any]:
         sent = int(stream.get("sent", 0)) + int(stream.get("count_queries", 0))  # type: ignore[union-attr,arg-type]
         at_server, at_client = link.udp_arrivals("server"), link.udp_arrivals("client")
         speedtest = _speedtest(link) if with_speedtest else {}
-    assert spec.down_mbps and spec.up_mbps
-    serialise_ms = (
-        PACKET_BITS / (spec.up_mbps * 1e6) * 1e3 + PACKET_BITS / (spec.down_mbps * 1e6) * 1e3
-    )
     return {
         "case": case.name,
         "spec": spec,
@@ -162,7 +156,7 @@ def run_case(case: Case, with_speedtest: bool) -> dict[str, Any]:
         "iperf_up": truth_up,
         "hc_down": _value(result, "network.download_mbps"),
         "hc_up": _value(result, "network.upload_mbps"),
-        "rtt_truth": spec.rtt_ms + serialise_ms,
+        "rtt_truth": spec.rtt_ms,
         "hc_rtt": _value(result, "network.latency_ms"),
         "jitter_truth": 2 * spec.jitter_ms / 3,
         "hc_jitter_up": _value(result, "network.jitter_up_ms"),
