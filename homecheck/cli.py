@@ -1,4 +1,4 @@
-"""Command line: `homecheck run | serve | profiles | probes`.
+"""Command line: `homecheck run | serve | report | profiles | probes | devices`.
 
 Exit codes (also in --help and README):
   0  ready (every requirement passes, or passes with warnings)
@@ -25,15 +25,17 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column
 
 from homecheck import __version__, aggregator, profiles, registry
 from homecheck.metrics import BY_ID
 from homecheck.model import ProbeResult, Report, Verdict
-from homecheck.probe import Probe, ProbeOptions
+from homecheck.probe import Probe, ProbeError, ProbeOptions
 from homecheck.runner import run_probes
 from homecheck.server import command as serve_command
 from homecheck.server.serve import ServeError
-from reports import OutputFormat, render
+from probes import audio_devices
+from reports import OutputFormat, json_report, render
 
 EXIT_READY, EXIT_NOT_READY, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_CODES = {
@@ -86,9 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="AREA[,AREA]",
         help=f"measure only these areas (of: {', '.join(registry.names())})",
     )
-    run.add_argument(
-        "--json", metavar="PATH", help="also write the JSON report to PATH ('-' for stdout)"
-    )
+    _add_outputs(run, json=True)
     run.add_argument(
         "--quiet", action="store_true", help="no live progress; print only the final report"
     )
@@ -126,9 +126,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve_command.add_arguments(serve)
 
+    report = sub.add_parser(
+        "report",
+        help="show a saved JSON report again, or turn it into HTML / Markdown",
+        description="Read a JSON report written by `homecheck run --json` and show it, or write "
+        "it as HTML or Markdown. Exit code 0 when done; 2 when the file is not a usable report.",
+    )
+    report.add_argument("file", metavar="REPORT.json", help="a saved JSON report ('-' for stdin)")
+    _add_outputs(report, json=False)
+
     sub.add_parser("profiles", help="list the built-in profiles")
     sub.add_parser("probes", help="list the measured areas and their metric ids")
+    sub.add_parser(
+        "devices",
+        help="list the microphones (exit 1 if there is none)",
+        description="List the microphones (input devices); pick one with `run --mic`.",
+    )
     return parser
+
+
+# The files a run or a saved report can be written as, besides the table on the terminal.
+FILE_OUTPUTS = (
+    ("json", OutputFormat.JSON, "the JSON report (for machines; `homecheck report` reads it)"),
+    ("html", OutputFormat.HTML, "a self-contained HTML report with charts (opens offline, prints)"),
+    (
+        "markdown",
+        OutputFormat.MARKDOWN,
+        "a short Markdown summary for an e-mail or a hiring system",
+    ),
+)
+
+
+def _add_outputs(parser: argparse.ArgumentParser, *, json: bool) -> None:
+    for name, _, what in FILE_OUTPUTS:
+        if name == "json" and not json:
+            continue
+        parser.add_argument(
+            f"--{name}", metavar="PATH", help=f"also write {what} to PATH ('-' for stdout)"
+        )
 
 
 def _seconds(text: str) -> float:
@@ -150,10 +185,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _run(args)
             case "serve":
                 return serve_command.run(args)
+            case "report":
+                return _report(args)
             case "profiles":
                 return _profiles()
             case "probes":
                 return _probes()
+            case "devices":
+                return _devices()
             case _:
                 parser.print_help()
                 return EXIT_INCOMPLETE
@@ -184,29 +223,66 @@ def _select(only: str | None) -> tuple[Probe, ...]:
     return tuple(p for p in available if p.name in wanted)
 
 
-def _check_writable(path: str | None) -> None:
-    if path is None or path == "-":
+def _outputs(args: argparse.Namespace) -> list[tuple[str, OutputFormat, str]]:
+    """The (option, format, path) files asked for, checked before anything is measured."""
+    wanted = [
+        (name, fmt, getattr(args, name))
+        for name, fmt, _ in FILE_OUTPUTS
+        if getattr(args, name, None) is not None
+    ]
+    to_stdout = [f"--{name}" for name, _, path in wanted if path == "-"]
+    if len(to_stdout) > 1:
+        raise UsageError(f"only one output can go to stdout ('-'): {' and '.join(to_stdout)}")
+    for name, _, path in wanted:
+        _check_writable(f"--{name}", path)
+    return wanted
+
+
+def _check_writable(option: str, path: str) -> None:
+    if path == "-":
         return
     target = Path(path)
     if target.is_dir():
-        raise UsageError(f"--json {path}: is a folder; give a file name")
+        raise UsageError(f"{option} {path}: is a folder; give a file name")
     if not target.parent.is_dir():
-        raise UsageError(f"--json {path}: folder {target.parent} does not exist")
+        raise UsageError(f"{option} {path}: folder {target.parent} does not exist")
+
+
+def _write_outputs(report: Report, outputs: list[tuple[str, OutputFormat, str]]) -> None:
+    _write_texts([(name, fmt, path, render(report, fmt)) for name, fmt, path in outputs])
+
+
+def _write_texts(texts: list[tuple[str, OutputFormat, str, str]]) -> None:
+    for name, fmt, path, text in texts:
+        if path == "-":
+            sys.stdout.write(text)
+            continue
+        try:
+            Path(path).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            _fail(f"--{name} {path}: cannot write ({exc.strerror})")
+        print(f"{fmt.value.upper()} report written to {path}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace) -> int:
     profile = profiles.load(args.profile)
     selected = _select(args.only)
-    _check_writable(args.json)
+    outputs = _outputs(args)
+    if args.mic is not None and any(p.name == "audio" for p in selected):
+        problem = audio_devices.validate_mic(args.mic)
+        if problem:
+            raise UsageError(problem)
+    show_progress = not args.quiet and sys.stderr.isatty()
+    # The sentence to read is shown in the live progress display, so only ask when it is shown.
+    interactive = sys.stdin.isatty() and sys.stdout.isatty() and show_progress
     options = ProbeOptions(
         server=args.server,
         duration_s=args.duration,
         mic=args.mic,
-        speech=sys.stdin.isatty() and sys.stdout.isatty() if args.speech is None else args.speech,
+        speech=interactive if args.speech is None else args.speech,
     )
 
     started_at = _now()
-    show_progress = not args.quiet and sys.stderr.isatty()
     if show_progress:
         with _LiveProgress() as live:
             outcome = run_probes(selected, options, live)
@@ -224,22 +300,47 @@ def _run(args: argparse.Namespace) -> int:
         interrupted=outcome.interrupted,
     )
 
-    json_to_stdout = args.json == "-"
-    table_stream = sys.stderr if json_to_stdout else sys.stdout
+    table_stream = sys.stderr if any(path == "-" for *_, path in outputs) else sys.stdout
     table_stream.write(render(report, OutputFormat.TERMINAL, color=table_stream.isatty()))
-    if args.json:
-        text = render(report, OutputFormat.JSON)
-        if json_to_stdout:
-            sys.stdout.write(text)
-        else:
-            try:
-                Path(args.json).write_text(text, encoding="utf-8")
-            except OSError as exc:
-                _fail(f"--json {args.json}: cannot write ({exc.strerror})")
-            print(f"JSON report written to {args.json}", file=sys.stderr)
+    _write_outputs(report, outputs)
     if outcome.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_CODES[overall]
+
+
+def _report(args: argparse.Namespace) -> int:
+    outputs = _outputs(args)
+    where = "stdin" if args.file == "-" else args.file
+    report = _load_report(args.file, where)
+    wanted = outputs or [("terminal", OutputFormat.TERMINAL, "-")]
+    try:
+        # Everything is rendered before anything is written: no half-written set of files.
+        color = not outputs and sys.stdout.isatty()
+        texts = [(name, fmt, path, render(report, fmt, color=color)) for name, fmt, path in wanted]
+    except (TypeError, ValueError, AttributeError, LookupError, ArithmeticError) as exc:
+        # The file parsed as a report but holds values of the wrong type (edited or corrupted).
+        raise UsageError(
+            f"report {where}: a homecheck report, but damaged ({type(exc).__name__}: {exc})"
+        ) from None
+    _write_texts(texts)
+    return EXIT_READY
+
+
+def _load_report(path: str, where: str) -> Report:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"report {where}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"report {where}: is a folder; give the JSON file") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"report {where}: not a homecheck JSON report (not UTF-8 text)") from None
+    except OSError as exc:
+        raise UsageError(f"report {where}: cannot read ({exc.strerror})") from None
+    try:
+        return json_report.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"report {where}: {exc}") from None
 
 
 def _now() -> str:
@@ -265,6 +366,26 @@ def _probes() -> int:
     return EXIT_READY
 
 
+def _devices() -> int:
+    try:
+        inputs = audio_devices.list_inputs(audio_devices.load_sounddevice())
+    except ProbeError as exc:
+        _fail(str(exc))
+    if not inputs:
+        print("No microphone (input device) found. Plug in a headset with a microphone.")
+        return EXIT_NOT_READY
+    print("Microphones (* = the system default, tested unless you pass --mic):")
+    for d in inputs:
+        mark = "*" if d.is_default else " "
+        rate = d.server_source.rate if d.server_source and d.server_source.rate else d.default_rate
+        print(
+            f"{mark} {d.index:>3}  {audio_devices.display_name(d.name)}  "
+            f"({d.host_api}, {d.channels} channels, {rate:.0f} Hz): {d.kind}, {d.hint}"
+        )
+    print("\nTest another one with `homecheck run --mic INDEX` or `--mic NAME`.")
+    return EXIT_READY
+
+
 class _PlainProgress:
     """One line per area on stderr when it is not a terminal (CI logs, pipes)."""
 
@@ -286,7 +407,8 @@ class _LiveProgress:
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            TextColumn("{task.fields[note]}"),
+            # Wraps rather than cuts: the microphone check shows the sentence to read here.
+            TextColumn("{task.fields[note]}", table_column=Column(ratio=1, no_wrap=False)),
             TimeRemainingColumn(),
             console=Console(stderr=True),
             transient=False,

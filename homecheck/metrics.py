@@ -66,6 +66,7 @@ CATALOGUE: tuple[MetricInfo, ...] = (
     _m("network.dns_ms", "ms", N, "Name lookup (DNS) time"),
     # probes/audio.py
     _m("audio.input_present", "", F, "Microphone present"),
+    _m("audio.input_live", "", F, "Microphone picks up sound (not muted)"),
     _m("audio.headset", "", C, "Headset type"),
     _m("audio.noise_floor_dbfs", "dBFS", N, "Room background noise"),
     _m("audio.noise_floor_dbfs_a", "dBFS(A)", N, "Room background noise (A-weighted)"),

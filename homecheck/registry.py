@@ -7,12 +7,13 @@ tests/homecheck/test_registry.py checks every listed probe is well formed.
 from __future__ import annotations
 
 from homecheck.probe import Probe
+from probes.audio import AudioProbe
 from probes.network import NetworkProbe
 from probes.system import SystemProbe
 
 
 def all_probes() -> tuple[Probe, ...]:
-    return (SystemProbe(), NetworkProbe())
+    return (SystemProbe(), NetworkProbe(), AudioProbe())
 
 
 def names() -> tuple[str, ...]:

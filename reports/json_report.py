@@ -146,88 +146,170 @@ def loads(text: str) -> Report:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not JSON ({exc})") from None
+    except RecursionError:
+        raise ValueError("not a homecheck report (nested too deeply)") from None
     return from_dict(data)
 
 
 def from_dict(data: Mapping[str, Any]) -> Report:
+    """A `Report` from parsed JSON, with every field type-checked (the file may have been edited).
+    Raises ValueError (one line) if it is not a usable homecheck report. JSON null where a number
+    belongs is read back as NaN, which is what `to_dict` wrote as null."""
     if not isinstance(data, Mapping) or data.get("schema_version") != SCHEMA_VERSION:
         raise ValueError(f"not a homecheck report with schema_version {SCHEMA_VERSION}")
     try:
+        profile_data = _obj(data, "profile")
         requirements = tuple(
             Requirement(
-                metric=r["metric"],
-                label=r["label"],
-                advice=r["advice"],
+                metric=_text(r, "metric"),
+                label=_text(r, "label"),
+                advice=_text(r, "advice"),
                 level=Level(r["level"]),
-                min=r["min"],
-                max=r["max"],
-                warn_min=r["warn_min"],
-                warn_max=r["warn_max"],
-                allowed=tuple(r["allowed"]),
+                min=_limit(r, "min"),
+                max=_limit(r, "max"),
+                warn_min=_limit(r, "warn_min"),
+                warn_max=_limit(r, "warn_max"),
+                allowed=tuple(_allowed(v) for v in _list(r, "allowed")),
             )
-            for r in data["profile"]["requirements"]
+            for r in _objs(profile_data, "requirements")
         )
         by_metric = {r.metric: r for r in requirements}
         profile = Profile(
-            name=data["profile"]["name"],
-            description=data["profile"]["description"],
+            name=_text(profile_data, "name"),
+            description=_text(profile_data, "description"),
             requirements=requirements,
-            sha256=data["profile"]["sha256"],
-            source=data["profile"]["source"],
+            sha256=_text(profile_data, "sha256"),
+            source=_text(profile_data, "source"),
         )
-        results = tuple(_load_result(r) for r in data["probes"])
+        results = tuple(_load_result(r) for r in _objs(data, "probes"))
         measurements = {m.metric: m for r in results for m in r.measurements}
         findings = tuple(
             Finding(
-                requirement=by_metric[f["metric"]],
+                requirement=by_metric[_text(f, "metric")],
                 verdict=Verdict(f["verdict"]),
                 measurement=measurements.get(f["metric"]),
-                reason=f["reason"],
-                advice=f["advice"],
+                reason=_text(f, "reason"),
+                advice=_text(f, "advice"),
             )
-            for f in data["findings"]
+            for f in _objs(data, "findings")
         )
         return Report(
-            tool_version=data["tool"]["version"],
+            tool_version=_text(_obj(data, "tool"), "version"),
             profile=profile,
-            started_at=data["started_at"],
-            finished_at=data["finished_at"],
+            started_at=_text(data, "started_at"),
+            finished_at=_text(data, "finished_at"),
             results=results,
             findings=findings,
-            overall=Verdict(data["overall"]["verdict"]),
-            interrupted=bool(data["interrupted"]),
+            overall=Verdict(_obj(data, "overall")["verdict"]),
+            interrupted=_flag(data, "interrupted"),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (LookupError, TypeError, ValueError, ArithmeticError) as exc:
         raise ValueError(f"a homecheck report, but damaged ({type(exc).__name__}: {exc})") from None
 
 
 def _load_result(r: Mapping[str, Any]) -> ProbeResult:
-    details: dict[str, JSON] = dict(r["details"])
+    details: dict[str, JSON] = dict(_obj(r, "details"))
+    reason = r["reason"]
+    if reason is not None and not isinstance(reason, str):
+        raise TypeError(f"reason must be text or null, not {reason!r}")
     return ProbeResult(
-        probe=r["name"],
+        probe=_text(r, "name"),
         measurements=tuple(
             Measurement(
-                metric=m["metric"],
-                value=m["value"],
-                unit=m["unit"],
-                samples=tuple(m["samples"]),
-                method=m["method"],
+                metric=_text(m, "metric"),
+                value=_measured(m["value"]),
+                unit=_text(m, "unit"),
+                samples=tuple(_float(v, "samples", null=True) for v in _list(m, "samples")),
+                method=_text(m, "method"),
             )
-            for m in r["measurements"]
+            for m in _objs(r, "measurements")
         ),
-        unmeasured=tuple(Unmeasured(u["metric"], u["reason"]) for u in r["unmeasured"]),
+        unmeasured=tuple(
+            Unmeasured(_text(u, "metric"), _text(u, "reason")) for u in _objs(r, "unmeasured")
+        ),
         series=tuple(
             Series(
-                name=s["name"],
-                unit=s["unit"],
-                points=tuple((p[0], p[1]) for p in s["points"]),
-                phases=tuple((p[0], p[1], p[2]) for p in s["phases"]),
-                x_unit=s["x_unit"],
+                name=_text(s, "name"),
+                unit=_text(s, "unit"),
+                points=tuple(_point(p) for p in _list(s, "points")),
+                phases=tuple(_phase(p) for p in _list(s, "phases")),
+                x_unit=_text(s, "x_unit"),
             )
-            for s in r["series"]
+            for s in _objs(r, "series")
         ),
         details=details,
-        reason=r["reason"],
-        duration_s=r["duration_s"],
-        partial=r["partial"],
+        reason=reason,
+        duration_s=_float(r["duration_s"], "duration_s"),
+        partial=_flag(r, "partial"),
     )
+
+
+def _obj(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data[key]
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{key} must be an object")
+    return value
+
+
+def _list(data: Mapping[str, Any], key: str) -> list[Any]:
+    value = data[key]
+    if not isinstance(value, list):
+        raise TypeError(f"{key} must be a list")
+    return value
+
+
+def _objs(data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    items = _list(data, key)
+    if not all(isinstance(item, Mapping) for item in items):
+        raise TypeError(f"{key} must be a list of objects")
+    return items
+
+
+def _text(data: Mapping[str, Any], key: str) -> str:
+    value = data[key]
+    if not isinstance(value, str):
+        raise TypeError(f"{key} must be text, not {value!r:.40}")
+    return value
+
+
+def _flag(data: Mapping[str, Any], key: str) -> bool:
+    value = data[key]
+    if not isinstance(value, bool):
+        raise TypeError(f"{key} must be true or false")
+    return value
+
+
+def _float(value: Any, what: str, *, null: bool = False) -> float:
+    if value is None and null:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{what} must be a number, not {value!r:.40}")
+    return float(value)  # an int past 1e308 raises OverflowError, caught in from_dict
+
+
+def _limit(data: Mapping[str, Any], key: str) -> float | None:
+    return None if data[key] is None else _float(data[key], key)
+
+
+def _allowed(value: Any) -> bool | str:
+    if not isinstance(value, bool | str):
+        raise TypeError(f"allowed values must be true/false or text, not {value!r:.40}")
+    return value
+
+
+def _measured(value: Any) -> float | bool | str:
+    if isinstance(value, bool | str):
+        return value
+    return _float(value, "value", null=True)
+
+
+def _point(point: Any) -> tuple[float, float]:
+    if not isinstance(point, list) or len(point) != 2:
+        raise TypeError("a series point must be [x, value]")
+    return _float(point[0], "x"), _float(point[1], "value", null=True)
+
+
+def _phase(phase: Any) -> tuple[str, float, float]:
+    if not isinstance(phase, list) or len(phase) != 3 or not isinstance(phase[0], str):
+        raise TypeError("a phase must be [name, start, end]")
+    return phase[0], _float(phase[1], "start"), _float(phase[2], "end")
