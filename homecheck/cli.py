@@ -1,4 +1,4 @@
-"""Command line: `homecheck run | report | profiles | probes | devices`.
+"""Command line: `homecheck run | serve | report | profiles | probes | devices`.
 
 Exit codes (also in --help and README):
   0  ready (every requirement passes, or passes with warnings)
@@ -32,6 +32,8 @@ from homecheck.metrics import BY_ID
 from homecheck.model import ProbeResult, Report, Verdict
 from homecheck.probe import Probe, ProbeError, ProbeOptions
 from homecheck.runner import run_probes
+from homecheck.server import command as serve_command
+from homecheck.server.serve import ServeError
 from probes import audio_devices
 from reports import OutputFormat, json_report, render
 
@@ -123,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-speech", dest="speech", action="store_false", help="skip the read-aloud check"
     )
 
+    serve = sub.add_parser(
+        "serve",
+        help="run the network test server candidates measure against (homecheck run --server)",
+        description="Serve speed-test streams and a UDP echo for `homecheck run --server`.",
+    )
+    serve_command.add_arguments(serve)
+
     report = sub.add_parser(
         "report",
         help="show a saved JSON report again, or turn it into HTML / Markdown",
@@ -187,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         match args.command:
             case "run":
                 return _run(args)
+            case "serve":
+                return serve_command.run(args)
             case "report":
                 return _report(args)
             case "profiles":
@@ -198,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             case _:
                 parser.print_help()
                 return EXIT_INCOMPLETE
-    except (UsageError, profiles.ProfileError) as exc:
+    except (UsageError, profiles.ProfileError, ServeError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         print("homecheck: stopped", file=sys.stderr)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from homecheck.probe import Probe
 from probes.audio import AudioProbe
+from probes.network import NetworkProbe
 from probes.system import SystemProbe
 
 
 def all_probes() -> tuple[Probe, ...]:
-    return (SystemProbe(), AudioProbe())
+    return (SystemProbe(), NetworkProbe(), AudioProbe())
 
 
 def names() -> tuple[str, ...]:

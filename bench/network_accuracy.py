@@ -1,0 +1,346 @@
+"""How right is the network probe? Set vs measured on lab links, beside iperf3 and speedtest-cli.
+
+Run by hand, as root, from the repository root (not part of the test suite):
+
+    .venv/bin/python -m bench.network_accuracy            # the grid below, ~8 minutes
+    .venv/bin/python -m bench.network_accuracy --quick    # three links and the loopback ceiling
+
+Per link (linklab: veth/TUN relay, tbf rate, iptables loss): the set values; iperf3's TCP goodput
+(the throughput truth, 4 streams, 5 s after 2 s omitted); homecheck's default network phase
+(probes/network.py, the same code `homecheck run --server` uses) with its wall time; and
+speedtest-cli against a local server speaking speedtest.net's protocol (bench/speedtest_fake.py).
+Truths for the other figures:
+- RTT: the relay's set round trip. (tbf does not model serialisation: a lone 200-byte packet on
+  an idle line finds tokens in the bucket and leaves at once, so no per-rate term is added);
+- jitter: 2/3 of the set +-j (the mean |D| of two uniform delays, see linklab/relay.py);
+- loss: the set probability, and the stream's actual loss counted by the link's iptables rules.
+Targets (issue 3): throughput 0.97-1.02 of iperf3; RTT within 1 ms or 2 %; jitter within 1 ms;
+loss within 0.5 pp; network phase <= 15 s; loopback ceiling >= 0.5 of iperf3.
+
+The full grid (3 rates x 3 delays x 3 losses = 27 links, ~45 s each) takes 20 minutes; the
+default runs a representative subset that varies one factor at a time around 25/5 Mbit, 20 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+
+from homecheck.model import ProbeResult
+from homecheck.probe import ProbeContext, ProbeOptions
+from linklab import Link, LinkSpec, check_environment
+from linklab.link import ROOT
+from probes.network import NetworkProbe
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    spec: LinkSpec
+    duration_s: float | None = None  # `--duration`: a longer quiet stretch, more packets
+
+
+def _case(down: float, up: float, rtt: float, loss: float = 0.0, jitter: float = 0.0) -> Case:
+    name = f"{down:g}/{up:g} {rtt:g}ms" + (f" ±{jitter:g}" if jitter else "") + f" {loss:g}%"
+    return Case(
+        name,
+        LinkSpec(
+            down_mbps=down,
+            up_mbps=up,
+            rtt_ms=rtt,
+            jitter_ms=jitter,
+            loss_down_pct=loss,
+            loss_up_pct=loss,
+            queue_ms=50,
+        ),
+    )
+
+
+GRID = [
+    _case(5, 1, 20),
+    _case(25, 5, 20),
+    _case(100, 20, 20),
+    _case(25, 5, 80),
+    _case(25, 5, 200),
+    _case(25, 5, 20, 1.0),
+    _case(25, 5, 20, 3.0),
+    _case(25, 5, 80, 0.0, jitter=5.0),
+]
+GRID.append(Case("25/5 20ms 3% --duration 60", GRID[6].spec, duration_s=60))
+QUICK = [GRID[1], GRID[4], GRID[6]]
+FULL = [
+    _case(d, u, r, loss)
+    for d, u in ((5, 1), (25, 5), (100, 20))
+    for r in (20, 80, 200)
+    for loss in (0.0, 1.0, 3.0)
+]
+
+
+def _value(result: ProbeResult, metric: str) -> float | None:
+    found = result.measurement(metric)
+    return None if found is None or isinstance(found.value, str) else float(found.value)
+
+
+def _homecheck(link: Link, url: str, duration_s: float | None) -> tuple[ProbeResult, float]:
+    began = time.monotonic()
+    options = ProbeOptions(server=url, duration_s=duration_s)
+    with link.client():
+        result = NetworkProbe().run(ProbeContext(options=options))
+    return result, time.monotonic() - began
+
+
+def _speedtest(link: Link) -> dict[str, Any]:
+    fake = link.popen(
+        "server",
+        [
+            sys.executable,
+            "-m",
+            "bench.speedtest_fake",
+            "--host",
+            link.server_addr,
+            "--port",
+            "8080",
+        ],
+    )
+    assert fake.stdout is not None
+    fake.stdout.readline()
+    cli = os.path.join(os.path.dirname(sys.executable), "speedtest-cli")
+    argv = [
+        "ip",
+        "netns",
+        "exec",
+        link.client_ns,
+        "env",
+        f"http_proxy=http://{link.server_addr}:8080",
+        cli,
+        "--json",
+    ]
+    began = time.monotonic()
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    wall = time.monotonic() - began
+    if done.returncode != 0:
+        return {"error": (done.stderr or done.stdout).strip().splitlines()[-1:], "wall": wall}
+    data = json.loads(done.stdout)
+    return {
+        "down": data["download"] / 1e6,
+        "up": data["upload"] / 1e6,
+        "ping": data["ping"],
+        "wall": wall,
+    }
+
+
+def run_case(case: Case, with_speedtest: bool) -> dict[str, Any]:
+    spec = case.spec
+    with Link(spec) as link:
+        url = link.serve()
+        truth_down = link.iperf3(download=True, seconds=5, omit_s=2)
+        truth_up = link.iperf3(download=False, seconds=5, omit_s=2)
+        result, wall = _homecheck(link, url, case.duration_s)
+        stream = result.details.get("stream", {})
+        sent = int(stream.get("sent", 0)) + int(stream.get("count_queries", 0))  # type: ignore[union-attr,arg-type]
+        at_server, at_client = link.udp_arrivals("server"), link.udp_arrivals("client")
+        speedtest = _speedtest(link) if with_speedtest else {}
+    return {
+        "case": case.name,
+        "spec": spec,
+        "iperf_down": truth_down,
+        "iperf_up": truth_up,
+        "hc_down": _value(result, "network.download_mbps"),
+        "hc_up": _value(result, "network.upload_mbps"),
+        "rtt_truth": spec.rtt_ms,
+        "hc_rtt": _value(result, "network.latency_ms"),
+        "jitter_truth": 2 * spec.jitter_ms / 3,
+        "hc_jitter_up": _value(result, "network.jitter_up_ms"),
+        "hc_jitter_down": _value(result, "network.jitter_down_ms"),
+        "hc_loss_up": _value(result, "network.loss_up_pct"),
+        "hc_loss_down": _value(result, "network.loss_down_pct"),
+        "actual_loss_up": 100 * (sent - at_server) / sent if sent else None,
+        "actual_loss_down": 100 * (at_server - at_client) / at_server if at_server else None,
+        "hc_bloat": _value(result, "network.loaded_latency_increase_ms"),
+        "hc_mos": _value(result, "network.mos"),
+        "hc_wall": wall,
+        "default_phase": case.duration_s is None,
+        "hc_reason": result.reason,
+        "speedtest": speedtest,
+    }
+
+
+def loopback_ceiling() -> dict[str, Any]:
+    """homecheck vs iperf3 on 127.0.0.1 (4 streams each way) and the CPU each used."""
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "homecheck", "serve", "--port", "18777"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert serve.stdout is not None
+    serve.stdout.readline()
+    server_proc = psutil.Process(serve.pid)
+    cpu_server0, self0 = server_proc.cpu_times(), resource.getrusage(resource.RUSAGE_SELF)
+    result = NetworkProbe().run(ProbeContext(options=ProbeOptions(server="http://127.0.0.1:18777")))
+    cpu_server1, self1 = server_proc.cpu_times(), resource.getrusage(resource.RUSAGE_SELF)
+    serve.terminate()
+    serve.wait(10)
+    hc_cpu = (
+        cpu_server1.user
+        + cpu_server1.system
+        - cpu_server0.user
+        - cpu_server0.system
+        + self1.ru_utime
+        + self1.ru_stime
+        - self0.ru_utime
+        - self0.ru_stime
+    )
+    iperf: dict[str, float] = {}
+    for direction, flag in (("down", ["-R"]), ("up", [])):
+        server = subprocess.Popen(
+            ["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", "18778"], stdout=subprocess.DEVNULL
+        )
+        time.sleep(0.3)
+        out = subprocess.run(
+            [
+                "iperf3",
+                "-c",
+                "127.0.0.1",
+                "-p",
+                "18778",
+                "-t",
+                "4",
+                "-O",
+                "1",
+                "-P",
+                "4",
+                "-J",
+                *flag,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        server.wait(10)
+        data = json.loads(out.stdout)["end"]
+        iperf[direction] = data["sum_received"]["bits_per_second"] / 1e6
+        cpu = data["cpu_utilization_percent"]
+        iperf[f"{direction}_cpu_pct"] = cpu["host_total"] + cpu["remote_total"]
+    phases = result.details.get("phases_s", {})
+    load_s = sum(b - a for name, (a, b) in phases.items() if name != "idle")  # type: ignore[union-attr,misc]
+    return {
+        "hc_down": _value(result, "network.download_mbps"),
+        "hc_up": _value(result, "network.upload_mbps"),
+        "hc_cpu_pct": 100 * hc_cpu / max(load_s, 1e-9),
+        "iperf": iperf,
+        "hc_wall": result.duration_s,
+    }
+
+
+def _fmt(v: float | None, digits: int = 1) -> str:
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def _ok(good: bool) -> str:
+    return "ok" if good else "MISS"
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    print("\nThroughput (Mbit/s): iperf3 truth, homecheck (ratio), speedtest-cli (ratio)")
+    print(
+        f"{'link':22} {'iperf↓':>7} {'hc↓':>7} {'ratio':>6} {'st↓':>7} {'ratio':>6}   "
+        f"{'iperf↑':>7} {'hc↑':>7} {'ratio':>6} {'st↑':>7} {'ratio':>6}  target 0.97-1.02"
+    )
+    for r in rows:
+        st = r["speedtest"]
+        parts = [f"{r['case']:22}"]
+        for d in ("down", "up"):
+            truth, hc, s = r[f"iperf_{d}"], r[f"hc_{d}"], st.get(d)
+            ratio = hc / truth if hc and truth else None
+            parts.append(
+                f"{truth:7.2f} {_fmt(hc, 2):>7} {_fmt(ratio, 3):>6} {_fmt(s, 2):>7} "
+                f"{_fmt(s / truth if s and truth else None, 3):>6}"
+            )
+        ratios = [r[f"hc_{d}"] / r[f"iperf_{d}"] for d in ("down", "up") if r[f"hc_{d}"]]
+        flag = _ok(len(ratios) == 2 and all(0.97 <= x <= 1.02 for x in ratios))
+        print("  ".join(parts) + f"  {flag}")
+    print("\nDelay, jitter, loss (homecheck; truths as in the docstring) and wall time")
+    print(
+        f"{'link':22} {'rtt set':>7} {'truth':>6} {'hc':>6} {'err':>5} {'st ping':>7}  "
+        f"{'jit tr':>6} {'hc↑':>5} {'hc↓':>5}  {'loss set':>8} {'act↑':>5} {'hc↑':>5} "
+        f"{'act↓':>5} {'hc↓':>5}  {'bloat':>6} {'MOS':>4} {'hc s':>5} {'st s':>5}  targets"
+    )
+    for r in rows:
+        spec, st = r["spec"], r["speedtest"]
+        rtt_err = r["hc_rtt"] - r["rtt_truth"] if r["hc_rtt"] is not None else None
+        jit_err = max(abs((r[f"hc_jitter_{d}"] or 0) - r["jitter_truth"]) for d in ("up", "down"))
+        loss_err = max(abs((r[f"hc_loss_{d}"] or 0) - spec.loss_up_pct) for d in ("up", "down"))
+        flags = [
+            _ok(rtt_err is not None and abs(rtt_err) <= max(1.0, 0.02 * r["rtt_truth"])),
+            _ok(jit_err <= 1.0),
+            _ok(loss_err <= 0.5),
+            _ok(r["hc_wall"] <= 15) if r["default_phase"] else "n/a",
+        ]
+        print(
+            f"{r['case']:22} {spec.rtt_ms:7.1f} {r['rtt_truth']:6.1f} {_fmt(r['hc_rtt']):>6} "
+            f"{_fmt(rtt_err, 2):>5} {_fmt(st.get('ping')):>7}  {r['jitter_truth']:6.2f} "
+            f"{_fmt(r['hc_jitter_up'], 2):>5} {_fmt(r['hc_jitter_down'], 2):>5}  "
+            f"{spec.loss_up_pct:8.1f} {_fmt(r['actual_loss_up'], 2):>5} "
+            f"{_fmt(r['hc_loss_up'], 2):>5} "
+            f"{_fmt(r['actual_loss_down'], 2):>5} {_fmt(r['hc_loss_down'], 2):>5}  "
+            f"{_fmt(r['hc_bloat']):>6} {_fmt(r['hc_mos'], 2):>4} {r['hc_wall']:5.1f} "
+            f"{_fmt(st.get('wall')):>5}  rtt {flags[0]} jit {flags[1]} loss {flags[2]} "
+            f"time {flags[3]}"
+        )
+        if st.get("error"):
+            print(f"{'':22} speedtest-cli failed: {st['error']}")
+
+
+def print_loopback(lo: dict[str, Any]) -> None:
+    ip = lo["iperf"]
+    print("\nLoopback ceiling (127.0.0.1, 4 streams; CPU as % of one core, client + server)")
+    for d in ("down", "up"):
+        ratio = (lo[f"hc_{d}"] or 0) / ip[d]
+        print(
+            f"  {d:4}: homecheck {_fmt(lo[f'hc_{d}'], 0):>7} Mbit/s   iperf3 {ip[d]:7.0f} Mbit/s"
+            f"   ratio {ratio:.2f} {_ok(ratio >= 0.5)}   iperf3 CPU {ip[f'{d}_cpu_pct']:.0f} %"
+        )
+    print(
+        f"  homecheck CPU over both load phases: {lo['hc_cpu_pct']:.0f} %   "
+        f"network phase {lo['hc_wall']:.1f} s"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="three links only")
+    parser.add_argument("--full", action="store_true", help="the full 27-link cross product")
+    parser.add_argument("--no-speedtest", action="store_true", help="skip speedtest-cli")
+    args = parser.parse_args(argv)
+    why = check_environment()
+    if why:
+        print(f"bench: {why}", file=sys.stderr)
+        return 2
+    cases = FULL if args.full else QUICK if args.quick else GRID
+    rows = []
+    began = time.monotonic()
+    for case in cases:
+        print(f"… {case.name}", file=sys.stderr, flush=True)
+        rows.append(run_case(case, not args.no_speedtest))
+    lo = loopback_ceiling()
+    print_table(rows)
+    print_loopback(lo)
+    print(
+        f"\n{len(rows)} links in {time.monotonic() - began:.0f} s; machine load "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

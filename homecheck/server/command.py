@@ -1,0 +1,91 @@
+"""`homecheck serve`: its options and what it prints (called from homecheck/cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Callable
+
+from homecheck.server.serve import serve
+from homecheck.server.sessions import Limits
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = Limits()
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address to listen on (default: {DEFAULT_HOST}; 0.0.0.0 for every network)",
+    )
+    parser.add_argument(
+        "--port",
+        type=_int_in(0, 65535),
+        default=DEFAULT_PORT,
+        help=f"TCP port for HTTP and UDP port for the echo (default: {DEFAULT_PORT})",
+    )
+    parser.add_argument(
+        "--max-tests",
+        type=_int_in(1, 1000),
+        default=defaults.max_sessions,
+        metavar="N",
+        help="tests running at the same time (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-transfer-seconds",
+        type=_int_in(1, 600),
+        default=int(defaults.max_transfer_s),
+        metavar="SECONDS",
+        help="longest single download or upload in seconds (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-transfer-mb",
+        type=_int_in(1, 100_000),
+        default=defaults.max_request_bytes // 1_000_000,
+        metavar="MB",
+        help="largest single download or upload in MB (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=_int_in(1, 600),
+        default=int(defaults.idle_timeout_s),
+        metavar="SECONDS",
+        help="seconds before a silent test or connection is closed (default: %(default)s)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    limits = Limits(
+        max_sessions=args.max_tests,
+        max_transfer_s=float(args.max_transfer_seconds),
+        max_request_bytes=args.max_transfer_mb * 1_000_000,
+        idle_timeout_s=float(args.idle_timeout),
+    )
+
+    def ready(url: str, udp_port: int) -> None:
+        print(
+            f"homecheck serve: listening on {url} (UDP echo on port {udp_port}); "
+            f"test with: homecheck run --server {url}   (Ctrl-C stops)",
+            flush=True,
+        )
+
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(args.host, args.port, limits, ready)
+    print("homecheck serve: stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
+        return value
+
+    return parse

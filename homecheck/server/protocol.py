@@ -1,0 +1,112 @@
+"""The wire protocol between `homecheck serve` and the network probe: HTTP paths and the UDP echo.
+
+HTTP (all under /api/speed):
+- POST session {"seconds": S} -> 201 {"token", "udp_port", "seconds", "limits"}; 503 when the
+  server already runs its maximum of concurrent tests. A test runs inside its session; the
+  session ends after S seconds (at most the server's limit), after an idle spell, or on DELETE.
+- DELETE session/{token} -> 204.
+- GET download?token=T&seconds=S -> 200, incompressible bytes for S seconds (chunked).
+- POST upload?token=T&seconds=S&stream=N with a chunked body -> 200 {"bytes", "seconds"}: the
+  server counts what it receives into the session's record for stream N, every ~100 ms, so upload
+  speed is measured where the bytes arrive. The client may simply close the connection at the end.
+- GET session/{token}/uploads -> {"uploads": {N: {"start", "samples", "kernel"}}}: per stream,
+  when it began and [seconds since the session started, bytes received so far] samples, counted
+  by the server's kernel (TCP_INFO) when "kernel" is true, else as read by the app.
+
+UDP echo (the port in the session reply): the client sends one packet every 20 ms, the size of a
+G.711 RTP voice packet (172 bytes of UDP payload: 12 RTP header + 160 audio). The server answers
+each with a packet of the same size carrying its receive and send times and how many packets of
+the session it has received so far. Packets of unknown sessions are dropped, and an answer is
+never larger than its request, so the echo cannot be used to amplify traffic.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+API = "/api/speed"
+SESSION_PATH = f"{API}/session"
+DOWNLOAD_PATH = f"{API}/download"
+UPLOAD_PATH = f"{API}/upload"
+
+TOKEN_BYTES = 16
+PACKET_BYTES = 172
+REQUEST_MAGIC = b"HCQ1"
+REPLY_MAGIC = b"HCR1"
+FLAG_QUERY = 1  # "how many have you received?": answered, not counted
+
+# magic, token, seq, flags, reserved, client send ns, server receive ns, server send ns, count
+_HEADER = struct.Struct("!4s16sIHHQQQI")
+HEADER_BYTES = _HEADER.size
+
+
+@dataclass(frozen=True)
+class EchoPacket:
+    token: bytes
+    seq: int
+    flags: int = 0
+    client_tx_ns: int = 0
+    server_rx_ns: int = 0
+    server_tx_ns: int = 0
+    server_count: int = 0
+
+
+def encode(packet: EchoPacket, magic: bytes = REQUEST_MAGIC, size: int = PACKET_BYTES) -> bytes:
+    header = _HEADER.pack(
+        magic,
+        packet.token,
+        packet.seq & 0xFFFFFFFF,
+        packet.flags,
+        0,
+        packet.client_tx_ns,
+        packet.server_rx_ns,
+        packet.server_tx_ns,
+        packet.server_count & 0xFFFFFFFF,
+    )
+    return header.ljust(max(size, HEADER_BYTES), b"\0")
+
+
+def decode(data: bytes, magic: bytes) -> EchoPacket | None:
+    """The packet, or None when it is not one of ours (wrong magic or too short)."""
+    if len(data) < HEADER_BYTES:
+        return None
+    fields = _HEADER.unpack_from(data)
+    if fields[0] != magic:
+        return None
+    _, token, seq, flags, _, client_tx, server_rx, server_tx, count = fields
+    return EchoPacket(token, seq, flags, client_tx, server_rx, server_tx, count)
+
+
+# Kernel receive timestamps (Linux SO_TIMESTAMPNS / SCM_TIMESTAMPNS, CLOCK_REALTIME, ns): taken
+# when the packet arrives, so a busy process or event loop does not add to the measured jitter.
+SO_TIMESTAMPNS = 35
+_TIMESPEC = struct.Struct("@qq")
+
+
+def enable_rx_timestamps(sock: socket.socket) -> bool:
+    """Ask the kernel to stamp received packets; False where the platform cannot."""
+    if sys.platform != "linux" or not hasattr(sock, "recvmsg"):
+        return False
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    except OSError:
+        return False
+    return True
+
+
+def recv_stamped(sock: socket.socket, stamped: bool) -> tuple[bytes, Any, int]:
+    """(data, address, receive time in ns since the epoch) of the next datagram."""
+    if not stamped:
+        data, address = sock.recvfrom(2048)
+        return data, address, time.time_ns()
+    data, ancillary, _flags, address = sock.recvmsg(2048, socket.CMSG_SPACE(_TIMESPEC.size))
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(payload) >= _TIMESPEC.size:
+            seconds, nanos = _TIMESPEC.unpack_from(payload)
+            return data, address, seconds * 1_000_000_000 + nanos
+    return data, address, time.time_ns()

@@ -1,0 +1,138 @@
+"""Test sessions and the limits that keep `homecheck serve` bounded.
+
+A session is one running network test. It holds a random token (the only way to use the
+download, upload and UDP echo), counts its open transfers and UDP packets, and ends by itself
+after its time (at most `Limits.max_session_s`) or after `Limits.idle_timeout_s` without traffic.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+
+from homecheck.server.protocol import TOKEN_BYTES
+
+MAX_UPLOAD_RECORDS = 64  # per session: bounds the memory a client can make us keep
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every resource a client can ask for is bounded here."""
+
+    max_sessions: int = 8  # concurrent tests
+    max_session_s: float = 3700.0  # a --duration run of an hour plus its speed phases
+    max_transfers_per_session: int = 8  # parallel download/upload streams of one test
+    max_transfer_s: float = 30.0  # one download or upload request
+    max_request_bytes: int = 4_000_000_000  # one download or upload request
+    idle_timeout_s: float = 10.0  # a session, a stalled transfer or a quiet keep-alive connection
+    max_udp_pps: float = 200.0  # echo packets per second per session (the client sends 50)
+
+    def public(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+@dataclass
+class UploadRecord:
+    """One upload stream as the server saw it; times are seconds since the session began."""
+
+    start: float
+    samples: list[tuple[float, int]]  # (time, bytes received so far)
+    kernel: bool  # counted by the kernel (TCP_INFO) rather than as read by the app
+
+
+@dataclass
+class Session:
+    token: bytes
+    created: float  # time.monotonic()
+    expires: float
+    last_seen: float
+    transfers: int = 0
+    udp_count: int = 0
+    udp_allowance: float = 0.0
+    udp_refilled: float = 0.0
+    uploads: dict[int, UploadRecord] = field(default_factory=dict)
+
+    def elapsed(self, now: float) -> float:
+        return now - self.created
+
+    def record_upload(self, stream: int, start: float, kernel: bool) -> list[tuple[float, int]]:
+        """A fresh sample list for this upload stream (a reused id replaces the old record)."""
+        if stream not in self.uploads and len(self.uploads) >= MAX_UPLOAD_RECORDS:
+            del self.uploads[next(iter(self.uploads))]
+        record = UploadRecord(start, [(start, 0)], kernel)
+        self.uploads[stream] = record
+        return record.samples
+
+
+class Busy(Exception):
+    """Too many concurrent tests."""
+
+
+class SessionTable:
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._sessions: dict[bytes, Session] = {}
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def open(self, seconds: float, now: float | None = None) -> Session:
+        now = time.monotonic() if now is None else now
+        self.reap(now)
+        if len(self._sessions) >= self.limits.max_sessions:
+            raise Busy
+        lifetime = min(max(seconds, 1.0), self.limits.max_session_s)
+        session = Session(
+            token=secrets.token_bytes(TOKEN_BYTES),
+            created=now,
+            expires=now + lifetime,
+            last_seen=now,
+            udp_allowance=self.limits.max_udp_pps,
+            udp_refilled=now,
+        )
+        self._sessions[session.token] = session
+        return session
+
+    def get(self, token: bytes, now: float | None = None) -> Session | None:
+        now = time.monotonic() if now is None else now
+        session = self._sessions.get(token)
+        if session is None:
+            return None
+        if self._expired(session, now):
+            del self._sessions[token]
+            return None
+        session.last_seen = now
+        return session
+
+    def get_hex(self, token_hex: str) -> Session | None:
+        try:
+            token = bytes.fromhex(token_hex)
+        except ValueError:
+            return None
+        return self.get(token)
+
+    def close(self, token: bytes) -> bool:
+        return self._sessions.pop(token, None) is not None
+
+    def reap(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        for token in [t for t, s in self._sessions.items() if self._expired(s, now)]:
+            del self._sessions[token]
+
+    def _expired(self, session: Session, now: float) -> bool:
+        # A session with an open transfer is busy, not idle; the transfer has its own bounds.
+        idle = session.transfers == 0 and now - session.last_seen > self.limits.idle_timeout_s
+        return now > session.expires or idle
+
+    def allow_udp(self, session: Session, now: float) -> bool:
+        """Token bucket: at most max_udp_pps per second, bursts of one second's worth."""
+        rate = self.limits.max_udp_pps
+        session.udp_allowance = min(
+            rate, session.udp_allowance + (now - session.udp_refilled) * rate
+        )
+        session.udp_refilled = now
+        if session.udp_allowance < 1:
+            return False
+        session.udp_allowance -= 1
+        return True
