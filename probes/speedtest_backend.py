@@ -8,15 +8,18 @@ What it measures
   HTTP downloads of its `random{N}x{N}.jpg` files (8 streams) and uploads to its `upload.php`
   (4 streams, see SpeedtestSettings), each for a fixed time (default 5 s down, 7 s up: the whole
   test takes about 15 s). Speed = bytes moved / elapsed time, as speedtest-cli computes it. On
-  links shaped with tc in the test lab this is within 10 % of iperf3 (tests/test_speedtest_lab.py).
+  links shaped with tc in the link lab this is within 10 % of iperf3
+  (tests/probes/test_speedtest_lab.py, bench/speedtest_accuracy.py).
 - Delay, jitter and loss, which speedtest-cli does not measure: probes every 50 ms to the chosen
   server's host (probes/rtt_sampler.py: ICMP echo where the OS allows an unprivileged ICMP socket
   and the server answers it, else TCP connect timing) for 3 s before the load, then on through the
-  download and the upload. Idle probes give the delay (median and 95th percentile, ms), the jitter
-  (RFC 3550 interarrival estimator applied to successive round trips, ms) and the loss (%); the
-  median delay during each load phase minus the idle median is the delay added under load
-  (bufferbloat). Round trips cannot be split into directions, so upstream and downstream jitter
-  and loss both carry the round-trip figure: an upper bound of each.
+  download and the upload. The quiet probes give the delay (median and 95th percentile, ms),
+  the jitter (RFC 3550 estimator on successive round trips, divided by sqrt(2) because both
+  directions add up in a round trip), the loss (%) and the estimated call quality (MOS, ITU-T
+  G.107 E-model), all computed by probes/callquality.py exactly as for an employer server. Round
+  trips cannot be split into directions, so upstream and downstream carry the same figures (the
+  loss is an upper bound of each). The median delay during each load phase minus the quiet
+  median is the delay added under load (bufferbloat; the worse of the two is reported).
 - Not measurable here: whether voice (UDP) traffic gets through, and figures per time window; an
   employer's `homecheck serve` (`--server`) measures those.
 
@@ -28,7 +31,6 @@ The default thresholds live in the profiles (homecheck/profiles/*.toml).
 
 from __future__ import annotations
 
-import itertools
 import statistics
 import threading
 import time
@@ -41,7 +43,7 @@ import speedtest
 
 from homecheck.model import JSON, Measurement, ProbeResult, Series, Unmeasured
 from homecheck.probe import ProbeContext
-from probes import connection
+from probes import callquality, connection
 from probes.adapter_counters import AdapterCounters
 from probes.rtt_sampler import RttSample, RttSampler
 from probes.speedtest_errors import ADVICE, GIVE_UP, NoServers, OutOfTime, why
@@ -57,10 +59,8 @@ PATH_METRICS = (
     "network.loss_down_pct",
     "network.loaded_latency_increase_ms",
 )
-METRICS = ("network.download_mbps", "network.upload_mbps", *PATH_METRICS)
+METRICS = ("network.download_mbps", "network.upload_mbps", *PATH_METRICS, "network.mos")
 NOT_HERE = {
-    "network.mos": "the call-quality estimate needs the call-like stream of an employer server "
-    "(--server)",
     "network.udp_ok": "the public speed test cannot check voice (UDP) traffic; "
     "an employer server (--server) can",
     "network.worst_window_loss_pct": "measured over time only against an employer server "
@@ -291,9 +291,9 @@ def _speed(run: _Run, metric: str, bits_per_s: float, tester: Any, way: str) -> 
 
 
 def _path(run: _Run, samples: Sequence[RttSample], method: str) -> None:
-    """Delay, jitter, loss and delay under load from the probes."""
-    idle = [s for s in samples if s.phase == "idle"]
-    answered = [s.rtt_ms for s in idle if s.rtt_ms is not None]
+    """Delay, jitter, loss and MOS from the idle probes (probes/callquality.py, shared with the
+    homecheck-server backend), and the delay added under load."""
+    idle = [s.rtt_ms for s in samples if s.phase == "idle"]
     run.series.append(
         Series(
             "rtt_ms",
@@ -302,55 +302,30 @@ def _path(run: _Run, samples: Sequence[RttSample], method: str) -> None:
             phases=tuple(run.phases),
         )
     )
-    if len(answered) < 2:
-        reason = "the speed-test server did not answer the delay probes"
-        run.unmeasured += [Unmeasured(m, reason) for m in PATH_METRICS]
+    run.details["rtt_method"] = method
+    how = f"{method} to the speed-test server, every {run.settings.probe_interval_s * 1000:g} ms"
+    measured, missing = callquality.measurements_from_rtts(idle, f"{how}, line quiet")
+    run.measurements += measured
+    run.unmeasured += missing
+    answered = [r for r in idle if r is not None]
+    if not answered:
         return
-    how = f"{method}, every {run.settings.probe_interval_s * 1000:g} ms, idle"
-    rtt = tuple(round(v, 3) for v in answered)
-    loss = 100.0 * (len(idle) - len(answered)) / len(idle)
-    jitter = rfc3550_jitter(answered)
-    round_trip = "round trip (both directions together; an upper bound for this one)"
-    run.measurements += [
-        Measurement("network.latency_ms", round(statistics.median(rtt), 2), "ms", rtt, how),
-        Measurement("network.latency_p95_ms", round(percentile(rtt, 95), 2), "ms", rtt, how),
-        Measurement("network.jitter_up_ms", round(jitter, 2), "ms", (), f"{how}; {round_trip}"),
-        Measurement("network.jitter_down_ms", round(jitter, 2), "ms", (), f"{how}; {round_trip}"),
-        Measurement("network.loss_up_pct", round(loss, 2), "%", (), f"{how}; {round_trip}"),
-        Measurement("network.loss_down_pct", round(loss, 2), "%", (), f"{how}; {round_trip}"),
-    ]
     increases = {}
     for phase in ("download", "upload"):
         loaded = [s.rtt_ms for s in samples if s.phase == phase and s.rtt_ms is not None]
         if loaded:
-            increases[phase] = statistics.median(loaded) - statistics.median(rtt)
+            increases[phase] = statistics.median(loaded) - statistics.median(answered)
     if increases:
         worst = max(increases, key=lambda k: increases[k])
-        text = ", ".join(f"{k} +{v:.1f} ms" for k, v in increases.items())
+        text = ", ".join(f"{k} {v:+.1f} ms" for k, v in increases.items())
         run.measurements.append(
             Measurement(
                 "network.loaded_latency_increase_ms",
                 round(max(0.0, increases[worst]), 2),
                 "ms",
-                method=f"median delay under load minus idle ({text})",
+                method=f"median delay under load minus quiet ({text}); {method}",
             )
         )
-    run.details["rtt_method"] = method
-
-
-def rfc3550_jitter(rtts: Sequence[float]) -> float:
-    """RFC 3550 section 6.4.1 estimator J += (|D| - J) / 16 over successive values."""
-    jitter = 0.0
-    for previous, current in itertools.pairwise(rtts):
-        jitter += (abs(current - previous) - jitter) / 16.0
-    return jitter
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    rank = max(1, round(pct / 100.0 * len(ordered) + 0.4999))
-    return ordered[min(rank, len(ordered)) - 1]
 
 
 def _not_measured(run: _Run, exc: BaseException) -> ProbeResult:
