@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from homecheck.model import ProbeResult
-from homecheck.probe import ProbeContext
+from homecheck.probe import ProbeContext, ProbeOptions
+from homecheck.runner import run_probes
+from probes.network import NetworkProbe
 from probes.speedtest_backend import METRICS, NOT_HERE, SpeedtestSettings, run_speedtest
 from tests.conftest import need
 from tests.speedtest_fake import FakeSpeedtest, Mode
@@ -170,3 +172,23 @@ def test_an_intercepted_tls_connection_is_named(
 
     assert result.reason is not None and "secure connection" in result.reason
     assert elapsed < 2.0
+
+
+def test_the_network_probe_uses_it_without_a_server(fake: FakeSpeedtest) -> None:
+    """NetworkProbe without --server: the public backend, plus the connection facts and DNS."""
+    probe = NetworkProbe(public=QUICK)
+    options = ProbeOptions(dns_names=("localhost",))  # /etc/hosts: no resolver is asked
+    assert probe.timeout_seconds(options) > QUICK.bound_s()
+
+    outcome = run_probes([probe], options)
+
+    result = outcome.results[0]
+    values = {m.metric: m.value for m in result.measurements}
+    assert result.reason is None
+    assert float(values["network.download_mbps"]) > 50
+    assert 1.0 <= float(values["network.mos"]) <= 4.5  # ITU-T G.107 via probes/callquality
+    assert values["network.vpn"] is False and "network.connection" in values
+    assert "network.dns_ms" in values
+    assert set(probe.metrics) == {m.metric for m in result.measurements} | {
+        u.metric for u in result.unmeasured
+    }
