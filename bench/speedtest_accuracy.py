@@ -1,12 +1,13 @@
-"""Bench (run by hand, as root): the public backend against iperf3 on shaped links.
+"""Bench (run by hand, as root): homecheck's public backend against iperf3 on shaped links.
 
-For each link of a grid (tc tbf on a veth pair between two namespaces, 50 ms queues), iperf3 gives
-the ground truth per direction; then the local speedtest.net-protocol server
-(tests/speedtest_fake.py) runs on the far side and homecheck's public backend (speedtest-cli plus
-the delay probes) on the near side, with the production settings. Prints set rate, iperf3,
-homecheck, their ratio, idle delay, delay added under load and wall time.
+For each link of a grid (linklab: tc tbf per direction with 50 ms queues, plus the TUN relay's
+delay when an RTT is set), iperf3 gives the throughput truth per direction; then the local
+speedtest.net-protocol server (tests/speedtest_fake.py) runs on the far side and homecheck's public
+backend (speedtest-cli for the speeds, timed probes for delay) on the near side, with the
+production settings. Prints set values, iperf3, homecheck, their ratios, the delay measured against
+the set round trip, the delay added under load, and the wall time of the test.
 
-    .venv/bin/python bench/speedtest_accuracy.py [--links 5/1,25/5,100/20]
+    .venv/bin/python -m bench.speedtest_accuracy [--links 5/1/20,25/5/40,25/5/80,100/20/0]
 
 Target (issue 4): throughput within 10 % of iperf3.
 """
@@ -15,14 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-import time
-from pathlib import Path
+import tempfile
+from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.netns import PYTHON, Netns, VethPair, lab_problem  # noqa: E402
+from linklab import Link, LinkSpec, check_environment
+from linklab.link import ROOT
+from linklab.netns import in_ns, run
 
 RUN = """
 import json, time
@@ -36,67 +37,53 @@ print(json.dumps({"elapsed": time.monotonic() - started, "reason": r.reason,
 """
 
 
-def iperf3(pair: VethPair, reverse: bool) -> float:
-    server = pair.b.popen("iperf3", "-s", "-1", "-B", pair.addr_b, "-p", "5299")
-    time.sleep(0.3)
-    args = ["iperf3", "-c", pair.addr_b, "-p", "5299", "-t", "5", "-O", "1", "-J"]
-    out = json.loads(pair.a.run(*args, *(["-R"] if reverse else []), timeout=40))
-    server.wait(10)
-    return float(out["end"]["sum_received"]["bits_per_second"]) / 1e6
-
-
-def one_link(down: float, up: float, tls_dir: Path, subnet: int) -> dict[str, object]:
-    home, internet = Netns("bh"), Netns("bn")
-    try:
-        pair = VethPair(home, internet, subnet=subnet)
-        pair.shape(a_to_b_mbit=up, b_to_a_mbit=down)
-        truth_down, truth_up = iperf3(pair, True), iperf3(pair, False)
-        fake = internet.popen(PYTHON, str(ROOT / "tests" / "speedtest_fake.py"), "--host",
-                              pair.addr_b, "--port", "8080", "--tls-dir", str(tls_dir))  # fmt: skip
+def one_link(down: float, up: float, rtt: float) -> dict[str, Any]:
+    with Link(LinkSpec(down_mbps=down, up_mbps=up, rtt_ms=rtt, queue_ms=50)) as link:
+        truth_down = link.iperf3(download=True, seconds=5)
+        truth_up = link.iperf3(download=False, seconds=5)
+        tls = tempfile.mkdtemp(prefix="hcnp-bench-tls-")
+        argv = ["tests/speedtest_fake.py", "--host", link.server_addr, "--port", "8080"]
+        fake = link.popen("server", [sys.executable, *argv, "--tls-dir", tls])
         assert fake.stdout is not None
         ca = fake.stdout.readline().strip().split("ca=", 1)[1]
-        proxy = f"http://{pair.addr_b}:8080"
+        proxy = f"http://{link.server_addr}:8080"
         env = {"http_proxy": proxy, "https_proxy": proxy, "no_proxy": "", "SSL_CERT_FILE": ca}
-        out = home.python(RUN, env=env, timeout=120)
-        fake.terminate()
-        fake.wait(10)
-    finally:
-        home.delete()
-        internet.delete()
-    assert isinstance(out, dict)
-    return {"iperf3_down": truth_down, "iperf3_up": truth_up, **out}
+        os.environ.update(env)
+        out = run(in_ns(link.client_ns, [sys.executable, "-c", RUN]), timeout=120)
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return {"iperf3_down": truth_down, "iperf3_up": truth_up, **result}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--links", default="5/1,25/5,100/20", help="DOWN/UP Mbit/s, comma list")
+    parser.add_argument("--links", default="5/1/20,25/5/40,25/5/80,100/20/0",
+                        help="DOWN/UP/RTT (Mbit/s, Mbit/s, ms), comma-separated")  # fmt: skip
     args = parser.parse_args()
-    problem = lab_problem()
+    problem = check_environment()
     if problem:
         raise SystemExit(f"cannot build the lab: {problem}")
-    tls_dir = Path("/tmp/hcnp-bench-tls")
-    tls_dir.mkdir(exist_ok=True)
+    os.chdir(ROOT)
     header = (
-        f"{'set down/up':>12} | {'iperf3 down':>11} {'homecheck':>9} {'ratio':>6} | "
-        f"{'iperf3 up':>9} {'homecheck':>9} {'ratio':>6} | {'idle RTT':>8} {'+load':>7} | "
-        f"{'probe':>6} {'wall':>6}"
+        f"{'set down/up, RTT':>18} | {'iperf3':>6} {'homecheck':>9} {'ratio':>5} | "
+        f"{'iperf3':>6} {'homecheck':>9} {'ratio':>5} | {'RTT':>6} {'+load':>6} | {'probe':>5} "
+        f"{'wall':>5}"
     )
+    print(f"{'':18} | {'download (Mbit/s)':^23} | {'upload (Mbit/s)':^23} | {'delay (ms)':^13} |")
     print(header)
     print("-" * len(header))
-    for index, link in enumerate(args.links.split(",")):
-        down, up = (float(x) for x in link.split("/"))
-        r = one_link(down, up, tls_dir, subnet=20 + index)
+    for link in args.links.split(","):
+        down, up, rtt = (float(x) for x in link.split("/"))
+        r = one_link(down, up, rtt)
         v = r["values"]
-        assert isinstance(v, dict)
         dl, ul = v.get("network.download_mbps", 0.0), v.get("network.upload_mbps", 0.0)
-        rd, ru = float(r["iperf3_down"]), float(r["iperf3_up"])  # type: ignore[arg-type]
+        rd, ru = r["iperf3_down"], r["iperf3_up"]
         method = "ICMP" if str(r.get("rtt_method", "")).startswith("ICMP") else "TCP"
         print(
-            f"{down:>5g}/{up:<6g} | {rd:>11.2f} {dl:>9.2f} {dl / rd:>6.3f} | "
-            f"{ru:>9.2f} {ul:>9.2f} {ul / ru:>6.3f} | "
-            f"{v.get('network.latency_ms', float('nan')):>6.2f}ms "
-            f"{v.get('network.loaded_latency_increase_ms', float('nan')):>5.1f}ms | "
-            f"{method:>6} {float(r['elapsed']):>5.1f}s"  # type: ignore[arg-type]
+            f"{f'{down:g}/{up:g}, {rtt:g} ms':>18} | {rd:>6.2f} {dl:>9.2f} {dl / rd:>5.3f} | "
+            f"{ru:>6.2f} {ul:>9.2f} {ul / ru:>5.3f} | "
+            f"{v.get('network.latency_ms', float('nan')):>6.1f} "
+            f"{v.get('network.loaded_latency_increase_ms', float('nan')):>6.1f} | "
+            f"{method:>5} {r['elapsed']:>4.1f}s"
         )
         if r.get("reason"):
             print(f"    not measured: {r['reason']}")
