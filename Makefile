@@ -9,9 +9,10 @@ STAMP  := $(VENV)/.installed
 
 # What `homecheck run` needs from the OS.
 RUN_DEBS  := libportaudio2
-# What the tests need on top: the link lab (iproute2, iperf3, iptables, ethtool), the virtual
-# microphone (pulseaudio, sox, espeak-ng) and a real browser for the HTML report.
-TEST_DEBS := $(RUN_DEBS) iproute2 iperf3 iptables ethtool pulseaudio pulseaudio-utils \
+# What the tests need on top: the link lab (iproute2, iperf3, iptables, ethtool), the test CA of
+# the local speedtest.net stand-in (openssl), the virtual microphone (pulseaudio, sox, espeak-ng)
+# and a real browser for the HTML report.
+TEST_DEBS := $(RUN_DEBS) iproute2 iperf3 iptables ethtool openssl pulseaudio pulseaudio-utils \
              libasound2-plugins sox espeak-ng chromium chromium-driver
 
 .PHONY: run test lint install run-debs test-debs clean

@@ -8,7 +8,7 @@ Run by hand, as root, from the repository root (not part of the test suite):
 Per link (linklab: veth/TUN relay, tbf rate, iptables loss): the set values; iperf3's TCP goodput
 (the throughput truth, 4 streams, 5 s after 2 s omitted); homecheck's default network phase
 (probes/network.py, the same code `homecheck run --server` uses) with its wall time; and
-speedtest-cli against a local server speaking speedtest.net's protocol (bench/speedtest_fake.py).
+speedtest-cli against a local server speaking speedtest.net's protocol (tests/speedtest_fake.py).
 Truths for the other figures:
 - RTT: the relay's set round trip. (tbf does not model serialisation: a lone 200-byte packet on
   an idle line finds tokens in the bucket and leaves at once, so no per-rate term is added);
@@ -29,6 +29,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -103,12 +104,13 @@ def _speedtest(link: Link) -> dict[str, Any]:
         "server",
         [
             sys.executable,
-            "-m",
-            "bench.speedtest_fake",
+            "tests/speedtest_fake.py",
             "--host",
             link.server_addr,
             "--port",
             "8080",
+            "--tls-dir",
+            tempfile.mkdtemp(prefix="hcnl-tls-"),
         ],
     )
     assert fake.stdout is not None

@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the call-like network stream this long to catch drops (default: a short test)",
     )
     run.add_argument(
+        "--dns-names",
+        type=_names,
+        metavar="NAME[,NAME]",
+        help="time DNS lookups of these names (default: a few big sites)",
+    )
+    run.add_argument(
         "--mic", metavar="NAME|INDEX", help="the microphone to test (default: the system's)"
     )
     speech = run.add_mutually_exclusive_group()
@@ -143,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="List the microphones (input devices); pick one with `run --mic`.",
     )
     return parser
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names or not all(len(n) <= 253 and " " not in n for n in names):
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of host names: {text!r}")
+    return names
 
 
 # The files a run or a saved report can be written as, besides the table on the terminal.
@@ -279,6 +292,7 @@ def _run(args: argparse.Namespace) -> int:
         server=args.server,
         duration_s=args.duration,
         mic=args.mic,
+        dns_names=args.dns_names or (),
         speech=interactive if args.speech is None else args.speech,
     )
 

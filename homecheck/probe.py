@@ -27,6 +27,7 @@ class ProbeOptions:
     duration_s: float | None = None  # network stability run; None means the short default
     mic: str | None = None  # input device name or index
     speech: bool = False  # ask the person to read a sentence
+    dns_names: tuple[str, ...] = ()  # names whose lookup is timed; () means the probe's defaults
 
 
 @dataclass

@@ -30,9 +30,13 @@ requirements, ITU-T G.114 and G.107/G.109, and common bufferbloat grades.
 
 The default run takes about 13 s. Ctrl-C, a lost connection or an unreachable server end it
 early; what was measured is kept and the rest is reported as not measured with the reason.
-Without `--server` the public speed-test backend is used (not available yet); it can reuse
-probes/callquality.py (`measurements_from_rtts`: delay, jitter, loss and MOS from timed probes)
-and probes/emodel.py (`call_quality`).
+Without `--server` the public speed-test servers of speedtest.net are used instead
+(probes/speedtest_backend.py: speedtest-cli for the speeds, timed probes to the same server for
+delay, jitter, loss and MOS; about 15 s). They cannot check UDP or time windows.
+
+In both cases the connection itself is described first, while the line is quiet
+(probes/connection.py): wired or Wi-Fi, the adapter's link speed, the Wi-Fi signal, a VPN, and
+the time to look up a few names (DNS; `--dns-names` chooses them).
 """
 
 from __future__ import annotations
@@ -40,19 +44,17 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from homecheck.model import ProbeResult
-from homecheck.probe import ProbeContext, ProbeOptions
-from probes import network_result, speed_session, throughput
+from homecheck.probe import ProbeContext, ProbeError, ProbeOptions
+from probes import connection, network_result, speed_session, speedtest_backend, throughput
 from probes.network_result import Run
+from probes.speedtest_backend import SpeedtestSettings
 from probes.voip_stream import CallStream, TcpTimer
 
-PUBLIC_BACKEND_MISSING = (
-    "measuring against public speed-test servers is not available yet; run homecheck with "
-    "--server and the address of your employer's homecheck server"
-)
+DNS_TIMEOUT_S = 2.0  # per name; a resolver with no network would wait 5 s per try
 SETTLE_S = 0.3  # between the load phases: let the download's queue drain before the upload
 
 
@@ -89,23 +91,47 @@ class NetworkProbe:
         "network.worst_window_loss_pct",
         "network.worst_window_jitter_ms",
         "network.worst_window_mos",
+        *connection.CONNECTION_METRICS,
+        "network.dns_ms",
     )
 
-    def __init__(self, timing: Timing | None = None) -> None:
+    def __init__(
+        self,
+        timing: Timing | None = None,
+        public: speedtest_backend.SpeedtestSettings | None = None,
+    ) -> None:
         self.timing = timing or Timing()
+        self.public = public or SpeedtestSettings()
 
     def expected_seconds(self, options: ProbeOptions) -> float:
+        if not options.server:
+            return self.public.expected_s() + 0.5
         t = self.timing
         idle = options.duration_s or t.idle_s
         return 1.0 + idle + 2 * t.load_s + SETTLE_S + 1.0
 
     def timeout_seconds(self, options: ProbeOptions) -> float:
-        return self.expected_seconds(options) + 2 * self.timing.connect_timeout_s + 10.0
+        names = options.dns_names or connection.DEFAULT_DNS_NAMES
+        dns = DNS_TIMEOUT_S * len(names)
+        if not options.server:
+            return self.public.bound_s() + dns + 5.0
+        return self.expected_seconds(options) + 2 * self.timing.connect_timeout_s + 10.0 + dns
 
     def run(self, context: ProbeContext) -> ProbeResult:
-        if context.options.server:
-            return self._against_homecheck_server(context, context.options.server)
-        return ProbeResult(probe=self.name, reason=PUBLIC_BACKEND_MISSING)
+        server = context.options.server
+        context.progress(0.0, "checking the connection")
+        facts = connection.measure(
+            _host(server) if server else None,
+            context.options.dns_names or connection.DEFAULT_DNS_NAMES,
+            DNS_TIMEOUT_S,
+        )
+        if not server:
+            return _with_connection(speedtest_backend.run_speedtest(context, self.public), facts)
+        try:
+            result = self._against_homecheck_server(context, server)
+        except ProbeError as exc:  # keep the connection facts beside the reason
+            result = ProbeResult(probe=self.name, reason=str(exc))
+        return _with_connection(result, facts)
 
     def _against_homecheck_server(self, context: ProbeContext, url: str) -> ProbeResult:
         t = self.timing
@@ -226,3 +252,19 @@ class NetworkProbe:
             run.stream.finish(drain, stop)
         if run.tcp is not None:
             run.tcp.finish()
+
+
+def _host(url: str) -> str | None:
+    try:
+        return speed_session.parse_url(url)[0]
+    except ProbeError:
+        return None
+
+
+def _with_connection(result: ProbeResult, facts: ProbeResult) -> ProbeResult:
+    return replace(
+        result,
+        measurements=result.measurements + facts.measurements,
+        unmeasured=result.unmeasured + facts.unmeasured,
+        details={**facts.details, **result.details},
+    )

@@ -1,0 +1,99 @@
+"""Why the public speed test failed, in one plain sentence.
+
+speedtest.net answers 403 or 429 at times, a hotel Wi-Fi answers with its login page, an offline
+computer cannot look the name up, a filtered network lets nothing through in time. speedtest-cli
+(2.1.3) wraps some of these in its exception root, SpeedtestException, lets others out as socket,
+TLS and URL errors, and its parsers raise plain Python errors on XML of the wrong shape. This module
+names exactly those (never everything) and turns each into a sentence a candidate can act on.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+from urllib.error import HTTPError, URLError
+
+import speedtest
+
+ADVICE = (
+    "To test against your employer's server instead, run homecheck run --server URL "
+    "with the address your employer gives you."
+)
+# What speedtest-cli 2.1.3 lets out on a failure: its own root, the socket/TLS/URL errors its
+# catch_request does not wrap (socket.timeout, URLError and ssl.SSLError are OSErrors), broken
+# HTTP answers, and what its parsers raise on XML of the wrong shape: KeyError/ValueError/TypeError
+# on missing attributes, and NameError from its fallback to an xml.dom path it never imported.
+SPEEDTEST_FAILURES: tuple[type[BaseException], ...] = (
+    speedtest.SpeedtestException,
+    OSError,
+    http.client.HTTPException,
+    ValueError,
+    LookupError,
+    TypeError,
+    AttributeError,
+    NameError,
+)
+
+
+class OutOfTime(Exception):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"did not answer within {seconds:g} s")
+        self.seconds = seconds
+
+
+# Everything that ends the test early with a reason instead of a traceback.
+GIVE_UP: tuple[type[BaseException], ...] = (OutOfTime, *SPEEDTEST_FAILURES)
+
+
+class NoServers(speedtest.SpeedtestException):  # type: ignore[misc]
+    """speedtest.net's server list parsed, but held no usable server."""
+
+
+def why(exc: BaseException) -> str:
+    """One plain sentence for a failure of the public speed test."""
+    for cause in _causes(exc):
+        if isinstance(cause, OutOfTime):
+            return f"speedtest.net {cause} (the service is slow or blocked on this network)"
+        if isinstance(cause, HTTPError):
+            if cause.code == 403:
+                return "speedtest.net refused the test (HTTP 403: it blocks the test tool at times)"
+            if cause.code == 429:
+                return "speedtest.net is limiting how often tests run (HTTP 429: too many tests)"
+            return f"speedtest.net answered with an error (HTTP {cause.code})"
+        if isinstance(cause, socket.gaierror):
+            return (
+                "the name speedtest.net could not be looked up: this computer seems to have "
+                "no internet connection, or DNS is not working"
+            )
+        if isinstance(cause, TimeoutError):
+            return "speedtest.net did not answer in time (the service is slow or blocked here)"
+        if isinstance(cause, ssl.SSLError | ssl.CertificateError):
+            return (
+                "the secure connection to speedtest.net failed (a firewall or proxy on this "
+                "network may be intercepting it)"
+            )
+        if isinstance(cause, NoServers):
+            return "speedtest.net listed no test servers for this connection"
+        if isinstance(cause, speedtest.SpeedtestBestServerFailure):
+            return "none of the nearest speed-test servers answered"
+        if isinstance(cause, ConnectionError | OSError) and not isinstance(cause, URLError):
+            return "speedtest.net could not be reached: this computer seems to be offline"
+    return (
+        "speedtest.net sent an answer homecheck could not understand (for example the "
+        "login page of a hotel or cafe Wi-Fi, or the service changed)"
+    )
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what it wraps: speedtest-cli puts the cause in args[0], urllib in
+    URLError.reason."""
+    seen: list[BaseException] = []
+    todo: list[object] = [exc]
+    while todo:
+        item = todo.pop(0)
+        if not isinstance(item, BaseException) or item in seen or len(seen) > 8:
+            continue
+        seen.append(item)
+        todo += [*item.args[:1], getattr(item, "reason", None), item.__cause__, item.__context__]
+    return seen
