@@ -8,6 +8,7 @@ summed up in one line each instead of a row per requirement.
 from __future__ import annotations
 
 import io
+from collections import Counter
 from itertools import groupby
 
 from rich.console import Console
@@ -66,10 +67,20 @@ def render(report: Report, *, color: bool = False, width: int = 110) -> str:
         if all(f.reason == NOT_SELECTED for f in findings):
             left_out.append(title_text)
             continue
+        shared = _shared_reason(findings)
         table.add_section()
-        table.add_row(Text(title_text.upper(), style="bold"), "", "", "", "")
+        table.add_row(
+            Text(title_text.upper(), style="bold"),
+            "",
+            "",
+            "",
+            f"Not measured: {shared}" if shared else "",
+        )
         for finding in findings:
-            table.add_row(*_row(finding))
+            row = _row(finding)
+            if shared and finding.verdict is Verdict.NOT_MEASURED and finding.reason == shared:
+                row = (*row[:4], "(the reason is above)")
+            table.add_row(*row)
     console.print(table)
     for line in _busiest(report):
         console.print(line)
@@ -109,6 +120,15 @@ def _busiest(report: Report) -> list[str]:
             ]
             lines.append(f"{title}: " + ", ".join(named))
     return lines
+
+
+def _shared_reason(findings: list[Finding]) -> str | None:
+    """A not-measured reason that several lines of one area share, to print it once."""
+    reasons = Counter(f.reason for f in findings if f.verdict is Verdict.NOT_MEASURED and f.reason)
+    if not reasons:
+        return None
+    reason, count = reasons.most_common(1)[0]
+    return reason if count >= 3 else None
 
 
 def _area_rank(name: str) -> int:

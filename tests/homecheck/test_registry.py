@@ -26,3 +26,8 @@ def test_time_bounds_leave_room_over_the_expected_time() -> None:
     for probe in registry.all_probes():
         assert 0 < probe.expected_seconds(options) < probe.timeout_seconds(options)
         assert probe.timeout_seconds(options) <= 120, "a bound nobody waits for is no bound"
+
+
+def test_every_catalogue_metric_has_a_probe() -> None:
+    claimed = {metric for probe in registry.all_probes() for metric in probe.metrics}
+    assert set(BY_ID) == claimed

@@ -42,3 +42,20 @@ def test_every_output_format_renders() -> None:
     report = canned_report()
     for fmt in OutputFormat:
         assert render(report, fmt).strip()
+
+
+def test_a_reason_shared_by_many_lines_is_printed_once() -> None:
+    from dataclasses import replace
+
+    from homecheck.aggregator import judge
+    from homecheck.model import ProbeResult
+
+    report = canned_report()
+    offline = ProbeResult("network", reason="this computer has no internet connection")
+    results = tuple(offline if r.probe == "network" else r for r in report.results)
+    findings, overall = judge(report.profile, results)
+    text = terminal.render(
+        replace(report, results=results, findings=findings, overall=overall), width=300
+    )
+    assert text.count("this computer has no internet connection") == 1
+    assert "(the reason is above)" in text
