@@ -17,20 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Column
-
 from homecheck import __version__, aggregator, profiles, registry
 from homecheck.metrics import BY_ID
-from homecheck.model import ProbeResult, Report, Verdict
+from homecheck.model import Report, Verdict
 from homecheck.probe import Probe, ProbeError, ProbeOptions
+from homecheck.progress import LiveProgress, PlainProgress
 from homecheck.runner import run_probes
 from homecheck.server import command as serve_command
 from homecheck.server.serve import ServeError
@@ -298,10 +289,10 @@ def _run(args: argparse.Namespace) -> int:
 
     started_at = _now()
     if show_progress:
-        with _LiveProgress() as live:
+        with LiveProgress() as live:
             outcome = run_probes(selected, options, live)
     else:
-        outcome = run_probes(selected, options, None if args.quiet else _PlainProgress())
+        outcome = run_probes(selected, options, None if args.quiet else PlainProgress())
     findings, overall = aggregator.judge(profile, outcome.results)
     report = Report(
         tool_version=__version__,
@@ -398,52 +389,3 @@ def _devices() -> int:
         )
     print("\nTest another one with `homecheck run --mic INDEX` or `--mic NAME`.")
     return EXIT_READY
-
-
-class _PlainProgress:
-    """One line per area on stderr when it is not a terminal (CI logs, pipes)."""
-
-    def started(self, probe: Probe, expected_s: float) -> None:
-        print(f"measuring {probe.title.lower()} (about {expected_s:.0f} s)...", file=sys.stderr)
-
-    def progress(self, probe: Probe, fraction: float, message: str) -> None:
-        pass
-
-    def finished(self, probe: Probe, result: ProbeResult) -> None:
-        state = "not measured: " + result.reason if result.reason else "done"
-        print(f"  {probe.title.lower()}: {state} ({result.duration_s:.1f} s)", file=sys.stderr)
-
-
-class _LiveProgress:
-    """A rich progress bar per area: what is being measured and the time left."""
-
-    def __init__(self) -> None:
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            # Wraps rather than cuts: the microphone check shows the sentence to read here.
-            TextColumn("{task.fields[note]}", table_column=Column(ratio=1, no_wrap=False)),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=False,
-        )
-        self._tasks: dict[str, TaskID] = {}
-
-    def __enter__(self) -> _LiveProgress:
-        self._progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.__exit__(None, None, None)
-
-    def started(self, probe: Probe, expected_s: float) -> None:
-        self._tasks[probe.name] = self._progress.add_task(
-            f"Measuring {probe.title.lower()}", total=1.0, note=""
-        )
-
-    def progress(self, probe: Probe, fraction: float, message: str) -> None:
-        self._progress.update(self._tasks[probe.name], completed=fraction, note=message)
-
-    def finished(self, probe: Probe, result: ProbeResult) -> None:
-        note = "not measured" if result.reason else f"done in {result.duration_s:.1f} s"
-        self._progress.update(self._tasks[probe.name], completed=1.0, note=note)

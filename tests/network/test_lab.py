@@ -45,7 +45,9 @@ def test_throughput_within_5_percent_of_iperf3(lab: Lab) -> None:
     # iperf3 run wobbles a few % around it. A sanity check of the lab itself:
     assert 0.90 * 20 < truth_down < 1.03 * 20
     assert 0.90 * 5 < truth_up < 1.03 * 5
-    result = _probe(link, url, Timing(idle_s=1.0, load_s=3.5))
+    # 5 s phases (not the 3.5 s the other lab tests use): with ramp-up discarded, a shorter
+    # window let one busy moment of the 2-core CI machine move the mean by ~5 %.
+    result = _probe(link, url, Timing(idle_s=1.0, load_s=5.0))
     assert _value(result, "network.download_mbps") == pytest.approx(truth_down, rel=0.05)
     assert _value(result, "network.upload_mbps") == pytest.approx(truth_up, rel=0.05)
 
