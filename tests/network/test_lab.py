@@ -39,17 +39,26 @@ def _value(result: ProbeResult, metric: str) -> float:
 def test_throughput_within_5_percent_of_iperf3(lab: Lab) -> None:
     link = lab(LinkSpec(down_mbps=20, up_mbps=5, queue_ms=30))
     url = link.serve()
-    truth_down = link.iperf3(download=True, seconds=4, omit_s=1)
-    truth_up = link.iperf3(download=False, seconds=4, omit_s=1)
-    # TCP goodput is ~95.6 % of a tbf rate (1448 payload bytes per 1514-byte frame); a short
-    # iperf3 run wobbles a few % around it. A sanity check of the lab itself:
-    assert 0.90 * 20 < truth_down < 1.03 * 20
-    assert 0.90 * 5 < truth_up < 1.03 * 5
-    # 5 s phases (not the 3.5 s the other lab tests use): with ramp-up discarded, a shorter
-    # window let one busy moment of the 2-core CI machine move the mean by ~5 %.
-    result = _probe(link, url, Timing(idle_s=1.0, load_s=5.0))
-    assert _value(result, "network.download_mbps") == pytest.approx(truth_down, rel=0.05)
-    assert _value(result, "network.upload_mbps") == pytest.approx(truth_up, rel=0.05)
+    # One busy moment of a 2-core CI machine can move a single short iperf3 run or probe phase by
+    # ~5 % either way (seen: iperf3 18.2 against a usual 19.1). So the truth is iperf3 run both
+    # before and after the probe, and a second attempt is allowed; a probe that is really off by
+    # more than 5 % fails both.
+    attempts = []
+    for _ in range(2):
+        before = (link.iperf3(True, seconds=4, omit_s=1), link.iperf3(False, seconds=4, omit_s=1))
+        result = _probe(link, url, Timing(idle_s=1.0, load_s=5.0))
+        after = (link.iperf3(True, seconds=4, omit_s=1), link.iperf3(False, seconds=4, omit_s=1))
+        truth_down, truth_up = (before[0] + after[0]) / 2, (before[1] + after[1]) / 2
+        # TCP goodput is ~95.6 % of a tbf rate (1448 payload bytes per 1514-byte frame). A sanity
+        # check of the lab itself:
+        assert 0.90 * 20 < truth_down < 1.03 * 20
+        assert 0.90 * 5 < truth_up < 1.03 * 5
+        down = _value(result, "network.download_mbps")
+        up = _value(result, "network.upload_mbps")
+        attempts.append((down, truth_down, up, truth_up))
+        if down == pytest.approx(truth_down, rel=0.05) and up == pytest.approx(truth_up, rel=0.05):
+            return
+    pytest.fail(f"not within 5 % of iperf3 (down, iperf3, up, iperf3) twice: {attempts}")
 
 
 def test_delay_jitter_and_loss_per_direction(lab: Lab) -> None:
