@@ -86,5 +86,10 @@ def area(metric: str) -> str:
     return metric.split(".", 1)[0]
 
 
+def in_area(name: str) -> tuple[str, ...]:
+    """The metric ids a probe answers for, in catalogue order: the catalogue is the one list."""
+    return tuple(info.metric for info in CATALOGUE if area(info.metric) == name)
+
+
 def info(metric: str) -> MetricInfo:
     return BY_ID[metric]

@@ -56,6 +56,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from homecheck.metrics import in_area
 from homecheck.model import JSON, Measurement, ProbeResult, Series, Unmeasured
 from homecheck.probe import ProbeContext, ProbeError, ProbeOptions
 from probes import audio_analysis as analysis
@@ -78,13 +79,7 @@ ROOM_METRICS = (
 class AudioProbe:
     name: ClassVar[str] = "audio"
     title: ClassVar[str] = "Microphone and room"
-    metrics: ClassVar[tuple[str, ...]] = (
-        "audio.input_present",
-        "audio.input_live",
-        "audio.headset",
-        *ROOM_METRICS,
-        "audio.speech_snr_db",
-    )
+    metrics: ClassVar[tuple[str, ...]] = in_area("audio")
 
     def __init__(
         self, room_seconds: float = 5.0, speech_seconds: float = 6.0, ready_seconds: float = 2.0

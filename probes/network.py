@@ -47,6 +47,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
+from homecheck.metrics import in_area
 from homecheck.model import ProbeResult
 from homecheck.probe import ProbeContext, ProbeError, ProbeOptions
 from probes import connection, network_result, speed_session, speedtest_backend, throughput
@@ -76,24 +77,7 @@ class Timing:
 class NetworkProbe:
     name: ClassVar[str] = "network"
     title: ClassVar[str] = "Network"
-    metrics: ClassVar[tuple[str, ...]] = (
-        "network.download_mbps",
-        "network.upload_mbps",
-        "network.latency_ms",
-        "network.latency_p95_ms",
-        "network.jitter_up_ms",
-        "network.jitter_down_ms",
-        "network.loss_up_pct",
-        "network.loss_down_pct",
-        "network.loaded_latency_increase_ms",
-        "network.mos",
-        "network.udp_ok",
-        "network.worst_window_loss_pct",
-        "network.worst_window_jitter_ms",
-        "network.worst_window_mos",
-        *connection.CONNECTION_METRICS,
-        "network.dns_ms",
-    )
+    metrics: ClassVar[tuple[str, ...]] = in_area("network")
 
     def __init__(
         self,

@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 
 import psutil
 
+from homecheck.metrics import in_area
 from homecheck.model import JSON, Measurement, ProbeResult, Series, Unmeasured
 from homecheck.probe import ProbeContext, ProbeOptions
 
@@ -53,20 +54,7 @@ class _Usage:
 class SystemProbe:
     name: ClassVar[str] = "system"
     title: ClassVar[str] = "Computer"
-    metrics: ClassVar[tuple[str, ...]] = (
-        "system.cpu_cores_physical",
-        "system.cpu_cores_logical",
-        "system.cpu_max_mhz",
-        "system.cpu_headroom_pct",
-        "system.ram_total_gb",
-        "system.ram_available_gb",
-        "system.swap_used_gb",
-        "system.disk_free_gb",
-        "system.os",
-        "system.os_supported",
-        "system.on_battery",
-        "system.battery_pct",
-    )
+    metrics: ClassVar[tuple[str, ...]] = in_area("system")
 
     def __init__(
         self,
