@@ -11,6 +11,7 @@ Only this module prints, writes files and picks the exit code.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -205,6 +206,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("homecheck: stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`homecheck probes | head`): stop quietly, and keep Python's exit
+        # flush of stdout from raising again (Python docs, signal module, "Note on SIGPIPE").
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_NOT_READY
 
 
 def _fail(message: str) -> NoReturn:

@@ -170,3 +170,15 @@ def test_no_command_prints_help_and_exits_2() -> None:
 def _no_color(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     os.environ.pop("FORCE_COLOR", None)
+
+
+def test_a_closed_pipe_is_no_traceback() -> None:
+    # `homecheck probes | head`: the reader has left before homecheck writes.
+    proc = subprocess.Popen(
+        [*HOMECHECK, "probes"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    stderr = proc.stderr.read()
+    proc.wait(timeout=20)
+    assert "Traceback" not in stderr
