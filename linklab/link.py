@@ -42,6 +42,7 @@ VETH, TUN = "hcnlv0", "hcnlt0"
 VETH_CLIENT, VETH_SERVER = "198.18.0.1", "198.18.0.2"
 TUN_CLIENT, TUN_SERVER = "198.18.1.1", "198.18.1.2"
 DROP_CHAIN = "HCNL_DROP"
+LOSS_IP_BYTES = 20 + 8 + 36  # a loss-probe packet (homecheck/server/protocol.py LOSS_BYTES)
 ROOT = Path(__file__).resolve().parent.parent
 _counter = itertools.count()
 
@@ -144,8 +145,13 @@ class Link:
             if loss:
                 self._loss(ns, loss)
             # Count UDP arriving in each namespace: with what was sent, the exact loss per
-            # direction, whichever way a packet was lost (random drop or a full queue).
-            netns.run(netns.in_ns(ns, ["iptables", "-w", "-A", "INPUT", "-p", "udp"]))
+            # direction, whichever way a packet was lost (random drop or a full queue). The
+            # loss probe's packets (LOSS_IP_BYTES long) are also counted apart, leaving too.
+            ipt = netns.in_ns(ns, ["iptables", "-w"])
+            netns.run([*ipt, "-A", "INPUT", "-p", "udp"])
+            size = ["-m", "length", "--length", str(LOSS_IP_BYTES)]
+            netns.run([*ipt, "-A", "INPUT", "-p", "udp", *size])
+            netns.run([*ipt, "-I", "OUTPUT", "1", "-p", "udp", *size])
 
     def _start_relay(self) -> None:
         spec = self.spec
@@ -244,12 +250,21 @@ class Link:
 
     def udp_arrivals(self, side: str) -> int:
         """UDP packets that arrived in `side`'s namespace ("server": upstream, "client": down)."""
+        return self._udp_count(side, "INPUT", sized=False)
+
+    def loss_probe_count(self, side: str, chain: str) -> int:
+        """Loss-probe packets (UDP, LOSS_IP_BYTES long) that arrived in ("INPUT") or left
+        ("OUTPUT") `side`'s namespace."""
+        return self._udp_count(side, chain, sized=True)
+
+    def _udp_count(self, side: str, chain: str, sized: bool) -> int:
         ns = self.client_ns if side == "client" else self.server_ns
-        out = netns.run(netns.in_ns(ns, ["iptables", "-w", "-L", "INPUT", "-v", "-x", "-n"]))
+        out = netns.run(netns.in_ns(ns, ["iptables", "-w", "-L", chain, "-v", "-x", "-n"]))
         for line in out.splitlines():
             fields = line.split()
             # A counting rule has no target, so the protocol is the third column.
-            if len(fields) > 3 and fields[0].isdigit() and fields[2] in ("udp", "17"):
+            udp = len(fields) > 3 and fields[0].isdigit() and fields[2] in ("udp", "17")
+            if udp and (f"length {LOSS_IP_BYTES}" in line) == sized:
                 return int(fields[0])
         return 0
 

@@ -6,11 +6,14 @@ IP packets between them. Per direction, each packet is held for `delay` plus a u
 `+-jitter` (the mean stays `delay`), optionally dropped with probability `loss`, and optionally
 serialised at `rate` bit/s behind a queue of at most `queue` bytes (a tail-drop FIFO).
 
-Packets leave in the order they came (a late packet holds back the ones behind it), as on a real
-access link; netem would reorder instead. For a stream with gaps wider than 2 x jitter (a 20 ms
-voice stream with jitter up to 10 ms) the order rule never binds, so its one-way delays are
-exactly uniform on [delay - jitter, delay + jitter] and the RFC 3550 jitter to expect is 2/3 of
-`jitter` (the mean |difference| of two such delays).
+Packets of one flow (same protocol, addresses and ports) leave in the order they came (a late
+packet holds back the ones behind it), as on a real access link, so TCP is never reordered;
+netem would reorder instead. Different flows are independent: with one order for all, a stream's
+delay would grow with the other traffic (each packet waits for the largest random delay among
+the packets just ahead of it, whoever sent them), so the truth would depend on the traffic. For a
+stream with gaps wider than 2 x jitter (a 20 ms voice stream with jitter up to 10 ms) the order
+rule never binds, so its one-way delays are exactly uniform on [delay - jitter, delay + jitter]
+and the RFC 3550 jitter to expect is 2/3 of `jitter` (the mean |difference| of two such delays).
 
 Prints "ready" once both devices exist; on SIGTERM prints one JSON line of counters and exits.
 """
@@ -18,8 +21,8 @@ Prints "ready" once both devices exist; on SIGTERM prints one JSON line of count
 from __future__ import annotations
 
 import argparse
-import collections
 import fcntl
+import heapq
 import json
 import os
 import random
@@ -67,8 +70,9 @@ class Direction(threading.Thread):
 
     def run(self) -> None:
         shape = self.shape
-        held: collections.deque[tuple[float, bytes]] = collections.deque()
-        last_release = 0.0
+        held: list[tuple[float, int, bytes]] = []  # a heap: (release time, arrival no., packet)
+        last_release: dict[bytes, float] = {}  # per flow
+        arrivals = 0
         line_free_at = 0.0
         while not self.stop.is_set():
             timeout = max(0.0, held[0][0] - time.monotonic()) if held else 0.2
@@ -94,17 +98,31 @@ class Direction(threading.Thread):
                 wobble = (
                     self.rng.uniform(-shape.jitter_s, shape.jitter_s) if shape.jitter_s else 0.0
                 )
-                release = max(leaves + shape.delay_s + wobble, last_release, now)
-                last_release = release
-                held.append((release, packet))
+                flow = flow_key(packet)
+                release = max(leaves + shape.delay_s + wobble, last_release.get(flow, 0.0), now)
+                last_release[flow] = release
+                arrivals += 1
+                heapq.heappush(held, (release, arrivals, packet))
+                if len(last_release) > 4096:  # forget flows long gone
+                    last_release = {k: v for k, v in last_release.items() if v > now}
             now = time.monotonic()
             while held and held[0][0] <= now:
-                _, packet = held.popleft()
+                _, _, packet = heapq.heappop(held)
                 try:
                     os.write(self.dst, packet)
                     self.counts["out"] += 1
                 except OSError:  # the far device is down (a cut link): the packet is lost
                     self.counts["write_errors"] += 1
+
+
+def flow_key(packet: bytes) -> bytes:
+    """Protocol, addresses and (for TCP/UDP) ports of an IPv4 or IPv6 packet."""
+    if packet[:1] and packet[0] >> 4 == 6 and len(packet) >= 44:
+        return packet[6:7] + packet[8:40] + packet[40:44]
+    if len(packet) >= 20:
+        header = (packet[0] & 0x0F) * 4
+        return packet[9:10] + packet[12:20] + packet[header : header + 4]
+    return packet
 
 
 def _shape(prefix: str, args: argparse.Namespace) -> Shape:

@@ -11,11 +11,13 @@ What it measures (against the employer's `homecheck serve`, given with `--server
   TCP capacity, comparable with iperf3.
 - Round-trip delay (ms): median and 95th percentile while the line is quiet.
 - Jitter per direction (ms): RFC 3550 interarrival jitter on one-way transit times, while quiet.
-- Packet loss per direction (%): share of the stream's packets lost on the way to the server
-  (counted while quiet and while downloading: the upstream is not loaded then) and on the way
-  back (quiet and uploading). The server's running count tells the directions apart
-  (probes/stream_analysis.py). The default run sends ~350 packets each way, so a 1 % loss reads
-  1 +- 0.5 % (binomial sd); `--duration 60` narrows that to +- 0.2 %.
+- Packet loss per direction (%): share of packets lost on the way to the server (counted while
+  quiet and while downloading: the upstream is not loaded then) and on the way back (quiet and
+  uploading). Counted over the voice-like stream and a loss probe beside it: 500 small packets/s
+  (~300 kbit/s), which the server counts, answers while the line is idle, and replaces by a
+  burst of its own towards the client while the client uploads (probes/loss_stream.py,
+  homecheck/server/loss_probe.py). The voice stream alone would give ~350 packets a direction,
+  too few: 3 % would read 3 +- 1.8 % (95 %). With ~4,000 it reads 3 +- 0.5 %.
 - Bufferbloat (ms): how much the median round trip grows while the line is full (after ramp-up),
   the worse of download and upload.
 - Estimated call quality (MOS 1-4.5) with the ITU-T G.107 E-model for G.711 with packet-loss
@@ -51,6 +53,7 @@ from homecheck.metrics import in_area
 from homecheck.model import ProbeResult
 from homecheck.probe import ProbeContext, ProbeError, ProbeOptions
 from probes import connection, network_result, speed_session, speedtest_backend, throughput
+from probes.loss_stream import LossStream
 from probes.network_result import Run
 from probes.speedtest_backend import SpeedtestSettings
 from probes.voip_stream import CallStream, TcpTimer
@@ -144,15 +147,17 @@ class NetworkProbe:
         idle_start = time.monotonic()
         run.phase_start("idle", idle_start)
         run.stream = self._start_stream(session)
+        run.loss = self._start_loss(session)
         try:
             context.progress(0.05, "timing a call-like stream")
             run.udp_ok = self._udp_answers(run.stream, stop)
             if stop.is_set():
                 return
             if not run.udp_ok:
-                if run.stream is not None:
-                    run.stream.close()
-                    run.stream = None
+                for udp in (run.stream, run.loss):
+                    if udp is not None:
+                        udp.close()
+                run.stream, run.loss = None, None
                 run.tcp = TcpTimer(session.endpoint.address, session.endpoint.family)
                 run.tcp.start()
             markers: list[CallStream | TcpTimer] = [m for m in (run.stream, run.tcp) if m]
@@ -164,6 +169,8 @@ class NetworkProbe:
             for direction in ("download", "upload"):
                 for marker in markers:
                     marker.phase = direction
+                if run.loss is not None and direction == "download":
+                    run.loss.mode = "count"  # the downstream is full now: no answers
                 run.phase_start(direction, time.monotonic())
                 context.progress(
                     (time.monotonic() - run.started) / total, f"measuring {direction} speed"
@@ -179,15 +186,30 @@ class NetworkProbe:
                     return
                 for marker in markers:
                     marker.phase = "settle"
-                time.sleep(SETTLE_S)
+                settled = time.monotonic() + SETTLE_S
+                if run.loss is not None and direction == "download":
+                    # The upload will fill the upstream: count loss on the way down instead.
+                    run.loss.mode = "off"
+                    run.loss.request_downstream(session.endpoint, self.timing.load_s + 2 * SETTLE_S)
+                time.sleep(max(0.0, settled - time.monotonic()))
         finally:
-            self._finish(run, stop)
+            self._finish(run, stop, session.endpoint)
 
     def _start_stream(self, session: speed_session.Session) -> CallStream | None:
         if session.udp_address is None:
             return None
         try:
             stream = CallStream(session.udp_address, session.endpoint.family, session.token)
+        except OSError:
+            return None
+        stream.start()
+        return stream
+
+    def _start_loss(self, session: speed_session.Session) -> LossStream | None:
+        if session.udp_address is None:
+            return None
+        try:
+            stream = LossStream(session.udp_address, session.endpoint.family, session.token)
         except OSError:
             return None
         stream.start()
@@ -229,11 +251,14 @@ class NetworkProbe:
         lost = functools.partial(self._echoes_stopped, run)
         return measure(session.endpoint, t.streams, t.load_s, stop, lost)
 
-    def _finish(self, run: Run, stop: threading.Event) -> None:
+    def _finish(self, run: Run, stop: threading.Event, endpoint: throughput.Endpoint) -> None:
         if run.stream is not None:
             # Wait for answers still queued (a bloated upload queue holds them for a while).
             drain = 0.0 if run.lost else min(3.0, 0.5 + 1.5 * run.stream.recent_rtt_s())
             run.stream.finish(drain, stop)
+        if run.loss is not None:
+            # Drained with the voice stream; the burst is numbered, its tail is not counted.
+            run.loss.finish(None if run.lost else endpoint, 0.0, stop)
         if run.tcp is not None:
             run.tcp.finish()
 

@@ -3,10 +3,13 @@ from TCP timings when UDP is blocked (see probes/network.py for what each figure
 
 from __future__ import annotations
 
+import math
 import statistics
 
 from homecheck.model import JSON, Measurement
-from probes import callquality
+from probes import callquality, emodel
+from probes.callquality import LossStats
+from probes.loss_analysis import Counted, ProbeLoss, probe_loss
 from probes.network_run import (
     LOST,
     NEEDS_DURATION,
@@ -33,6 +36,7 @@ __all__ = ["NEEDS_DURATION", "stream_figures", "tcp_figures"]
 
 def stream_figures(run: Run, stream: CallStream, out: Out, reason_cut: str | None) -> None:
     packets = attribute(stream.sent, stream.echoes, stream.final_count)
+    cutoff = math.inf
     if run.lost:
         # Packets sent after the last one that came back had no chance: not "loss".
         answered = [p.at for p in packets if p.echo is not None]
@@ -58,6 +62,10 @@ def stream_figures(run: Run, stream: CallStream, out: Out, reason_cut: str | Non
             for phase in ("download", "upload")
         },
     }
+    echo_until = _echo_until(run, quiet)
+    dense = probe_loss(run.loss, cutoff, echo_until) if run.loss is not None else None
+    if run.loss is not None:
+        out.details["loss_probe"] = _probe_json(run, dense)
     if quiet.rtt is None:
         out.missing(
             reason_cut or LOST,
@@ -74,7 +82,7 @@ def stream_figures(run: Run, stream: CallStream, out: Out, reason_cut: str | Non
         out.measurements.extend(
             callquality.rtt_measurements(idle_rtts, STREAM_METHOD + ", quiet line")[0]
         )
-        _jitter_loss_mos(quiet, idle, out)
+        _jitter_loss_mos(quiet, idle, dense, out)
     increases: dict[str, JSON] = {}
     for direction in ("download", "upload"):
         window = loaded_window(run, direction)
@@ -86,10 +94,41 @@ def stream_figures(run: Run, stream: CallStream, out: Out, reason_cut: str | Non
             increases[direction] = round(statistics.median(loaded) - quiet.rtt.median_ms, 2)
     _loaded_measurement(increases, out, reason_cut, "UDP echo round trips")
     if run.stability:
-        _worst_windows(idle, run.window_s, out)
+        _worst_windows(run, idle, echo_until, out)
 
 
-def _jitter_loss_mos(quiet: Summary, idle: list[Packet], out: Out) -> None:
+def _echo_until(run: Run, quiet: Summary) -> float:
+    """Loss-probe answers to packets sent after this came back through a filling downstream."""
+    start, end = run.phases.get("idle", [run.started, run.started])
+    idle_end = end if end > start else (run.ended or math.inf)
+    rtt_s = quiet.rtt.median_ms / 1000 if quiet.rtt is not None else 0.5
+    return idle_end - (2 * rtt_s + 0.05)
+
+
+def _pooled(voice: LossStats, dense: Counted | None) -> tuple[Counted, str]:
+    """Voice-stream and loss-probe counts together (both sample the same line), and how."""
+    own = Counted(voice.lost, voice.total)
+    if dense is None or dense.total == 0:
+        return own, f"{own.lost} of {own.total} voice-stream packets lost"
+    both = own + dense
+    return both, (
+        f"{both.lost} of {both.total} packets lost ({dense.total} of the 500/s loss probe, "
+        f"{own.total} of the voice-like stream)"
+    )
+
+
+def _quality(quiet: Summary, up: Counted, down: Counted) -> emodel.CallQuality | None:
+    """The E-model with the pooled loss (the burst ratio comes from the voice stream, whose
+    20 ms spacing is the one the codec's concealment sees)."""
+    if quiet.rtt is None:
+        return None
+    jitter = max(quiet.jitter_up_ms or 0.0, quiet.jitter_down_ms or 0.0)
+    if up.pct >= down.pct:
+        return emodel.call_quality(quiet.rtt.median_ms, jitter, up.pct, quiet.loss_up.burst_r)
+    return emodel.call_quality(quiet.rtt.median_ms, jitter, down.pct, quiet.loss_down.burst_r)
+
+
+def _jitter_loss_mos(quiet: Summary, idle: list[Packet], dense: ProbeLoss | None, out: Out) -> None:
     for direction, jitter in (("up", quiet.jitter_up_ms), ("down", quiet.jitter_down_ms)):
         if jitter is None:
             out.missing("too few answers came back to measure jitter", f"jitter_{direction}_ms")
@@ -108,22 +147,26 @@ def _jitter_loss_mos(quiet: Summary, idle: list[Packet], out: Out) -> None:
                 f"RFC 3550 interarrival jitter, mean over the quiet line; {STREAM_METHOD}",
             )
         )
-    for direction, loss, when in (
-        ("up", quiet.loss_up, "downloading"),
-        ("down", quiet.loss_down, "uploading"),
+    pooled = {}
+    for direction, loss, when, extra in (
+        ("up", quiet.loss_up, "downloading", dense.up if dense else None),
+        ("down", quiet.loss_down, "uploading", dense.down if dense else None),
     ):
+        counted, how = _pooled(loss, extra)
+        pooled[direction] = counted
         out.measurements.append(
             Measurement(
                 f"network.loss_{direction}_pct",
-                round(loss.pct, 2),
+                round(counted.pct, 2),
                 "%",
                 (),
-                f"{loss.lost} of {loss.total} packets lost (quiet line and while {when}); "
-                f"burst ratio {loss.burst_r:.2f}, longest run {loss.longest_burst}",
+                f"{how} (quiet line and while {when}); voice stream: burst ratio "
+                f"{loss.burst_r:.2f}, longest run {loss.longest_burst}",
             )
         )
-    if quiet.quality is not None:
-        q = quiet.quality
+    quality = _quality(quiet, pooled["up"], pooled["down"])
+    if quality is not None:
+        q = quality
         out.measurements.append(
             Measurement(
                 "network.mos",
@@ -156,7 +199,8 @@ def _loaded_measurement(
     )
 
 
-def _worst_windows(idle: list[Packet], window_s: float, out: Out) -> None:
+def _worst_windows(run: Run, idle: list[Packet], echo_until: float, out: Out) -> None:
+    window_s = run.window_s
     found = windows(idle, window_s)
     if not found:
         out.missing(
@@ -170,11 +214,28 @@ def _worst_windows(idle: list[Packet], window_s: float, out: Out) -> None:
     loss, jitter, mos = [], [], []
     for start, s in found:
         row = {"start_s": round(start - idle[0].at, 1), **_summary_json(s)}
+        end = start + window_s
+        dense = (
+            probe_loss(run.loss, end, min(end, echo_until), start, with_burst=False)
+            if run.loss is not None
+            else None
+        )
+        up, _ = _pooled(s.loss_up, dense.up if dense else None)
+        down, _ = _pooled(s.loss_down, dense.down if dense else None)
+        quality = _quality(s, up, down)
+        row.update(
+            loss_up_pct=round(up.pct, 2),
+            loss_down_pct=round(down.pct, 2),
+            lost_up=up.lost,
+            lost_down=down.lost,
+            r_factor=quality.r_factor if quality else None,
+            mos=quality.mos if quality else None,
+        )
         rows.append(row)
-        loss.append(max(s.loss_up.pct, s.loss_down.pct))
+        loss.append(max(up.pct, down.pct))
         jitter.append(max(s.jitter_up_ms or 0.0, s.jitter_down_ms or 0.0))
-        if s.quality is not None:
-            mos.append(s.quality.mos)
+        if quality is not None:
+            mos.append(quality.mos)
     out.details["windows"] = rows
     how = f"worst of {len(found)} windows of {window_s:g} s"
     out.measurements.append(
@@ -227,6 +288,26 @@ def tcp_figures(run: Run, tcp: TcpTimer, out: Out) -> None:
         if loaded:
             increases[direction] = round(statistics.median(loaded) - quiet, 2)
     _loaded_measurement(increases, out, None, method)
+
+
+def _probe_json(run: Run, dense: ProbeLoss | None) -> dict[str, JSON]:
+    stream = run.loss
+    assert stream is not None
+    found: dict[str, JSON] = {
+        "pps": stream.pps,
+        "sent": len(stream.sent_at),
+        "down_planned": stream.down_planned,
+        "down_sent": stream.down_sent,
+        "errors": list(stream.errors),
+    }
+    if dense is not None:
+        found.update(
+            lost_up=dense.up.lost,
+            counted_up=dense.up.total,
+            lost_down=dense.down.lost,
+            counted_down=dense.down.total,
+        )
+    return found
 
 
 def _summary_json(s: Summary) -> dict[str, JSON]:

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from homecheck.model import JSON, Measurement, Series, Unmeasured
+from probes.loss_stream import LossStream
 from probes.throughput import Transfer
 from probes.voip_stream import CallStream, TcpTimer
 
@@ -43,6 +44,7 @@ class Run:
     lost_in: str | None = None  # the phase during which the connection was lost
     udp_ok: bool | None = None
     stream: CallStream | None = None
+    loss: LossStream | None = None
     tcp: TcpTimer | None = None
     transfers: dict[str, Transfer] = field(default_factory=dict)
     phases: dict[str, list[float]] = field(default_factory=dict)

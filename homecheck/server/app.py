@@ -139,6 +139,7 @@ def create_app(
         Route("/session/{token}/uploads", uploads),
         Route("/download", download),
         Route("/upload", upload, methods=["POST"]),
+        *(echo.loss.routes(limits, stopping) if echo is not None else []),
     ]
     app = Starlette(routes=[Mount(API, routes=routes)], lifespan=lifespan)
     app.state.sessions = sessions

@@ -12,12 +12,25 @@ HTTP (all under /api/speed):
 - GET session/{token}/uploads -> {"uploads": {N: {"start", "samples", "kernel"}}}: per stream,
   when it began and [seconds since the session started, bytes received so far] samples, counted
   by the server's kernel (TCP_INFO) when "kernel" is true, else as read by the app.
+- POST session/{token}/downstream {"seconds": S, "pps": R, "cookie": hex} -> 202 {"packets": N}:
+  the server sends N loss-probe packets (below) to the client, R a second for S seconds, while
+  the client's upload fills its own upstream. Only to the address the cookie proves.
+- GET session/{token}/loss -> {"up_seen": base64 bitmap of the loss-probe seqs received,
+  "up_received": n, "down_sent": packets of the downstream sent so far, "down_done": bool}.
 
 UDP echo (the port in the session reply): the client sends one packet every 20 ms, the size of a
 G.711 RTP voice packet (172 bytes of UDP payload: 12 RTP header + 160 audio). The server answers
 each with a packet of the same size carrying its receive and send times and how many packets of
 the session it has received so far. Packets of unknown sessions are dropped, and an answer is
 never larger than its request, so the echo cannot be used to amplify traffic.
+
+Loss probe (same UDP port; probes/loss_stream.py): small packets, many more than the voice
+stream sends, only to count losses (3 % loss read to +-0.5 pp needs ~4,500 packets a direction, not
+the ~350 a 15 s voice stream gives). A packet is magic "HCL1", token, seq, flags and a cookie.
+With FLAG_ECHO the server answers it ("HCM1", same size) and puts in the cookie field an HMAC of
+the token and the address it came from; without, it only marks the seq as received. The
+downstream burst above goes only to an address whose cookie the client quotes back, so a forged
+source address cannot turn the server against someone else.
 """
 
 from __future__ import annotations
@@ -33,12 +46,19 @@ API = "/api/speed"
 SESSION_PATH = f"{API}/session"
 DOWNLOAD_PATH = f"{API}/download"
 UPLOAD_PATH = f"{API}/upload"
+DOWNSTREAM_PATH = f"{SESSION_PATH}/{{token}}/downstream"
+LOSS_PATH = f"{SESSION_PATH}/{{token}}/loss"
 
 TOKEN_BYTES = 16
 PACKET_BYTES = 172
 REQUEST_MAGIC = b"HCQ1"
 REPLY_MAGIC = b"HCR1"
 FLAG_QUERY = 1  # "how many have you received?": answered, not counted
+
+LOSS_MAGIC = b"HCL1"
+LOSS_REPLY_MAGIC = b"HCM1"
+FLAG_ECHO = 1  # loss probe: answer this one
+FLAG_ORIGINATED = 2  # loss probe from the server (the downstream burst), not an answer
 
 # magic, token, seq, flags, reserved, client send ns, server receive ns, server send ns, count
 _HEADER = struct.Struct("!4s16sIHHQQQI")
@@ -80,6 +100,34 @@ def decode(data: bytes, magic: bytes) -> EchoPacket | None:
         return None
     _, token, seq, flags, _, client_tx, server_rx, server_tx, count = fields
     return EchoPacket(token, seq, flags, client_tx, server_rx, server_tx, count)
+
+
+# magic, token, seq, flags, reserved, cookie
+_LOSS = struct.Struct("!4s16sIHH8s")
+LOSS_BYTES = _LOSS.size
+COOKIE_BYTES = 8
+
+
+@dataclass(frozen=True)
+class LossPacket:
+    token: bytes
+    seq: int
+    flags: int = 0
+    cookie: bytes = bytes(COOKIE_BYTES)
+
+
+def encode_loss(packet: LossPacket, magic: bytes = LOSS_MAGIC) -> bytes:
+    return _LOSS.pack(magic, packet.token, packet.seq & 0xFFFFFFFF, packet.flags, 0, packet.cookie)
+
+
+def decode_loss(data: bytes, magic: bytes = LOSS_MAGIC) -> LossPacket | None:
+    if len(data) != LOSS_BYTES:
+        return None
+    fields = _LOSS.unpack(data)
+    if fields[0] != magic:
+        return None
+    _, token, seq, flags, _, cookie = fields
+    return LossPacket(token, seq, flags, cookie)
 
 
 # Kernel receive timestamps (Linux SO_TIMESTAMPNS / SCM_TIMESTAMPNS, CLOCK_REALTIME, ns): taken

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from homecheck.server.protocol import TOKEN_BYTES
 
@@ -27,6 +28,7 @@ class Limits:
     max_request_bytes: int = 4_000_000_000  # one download or upload request
     idle_timeout_s: float = 10.0  # a session, a stalled transfer or a quiet keep-alive connection
     max_udp_pps: float = 200.0  # echo packets per second per session (the client sends 50)
+    max_loss_pps: float = 1000.0  # loss-probe packets per second each way (the client uses 500)
 
     def public(self) -> dict[str, float | int]:
         return asdict(self)
@@ -42,6 +44,30 @@ class UploadRecord:
 
 
 @dataclass
+class LossRecord:
+    """The loss probe as the server saw it: which seqs arrived, and the downstream it sent."""
+
+    seen: bytearray = field(default_factory=bytearray)  # bit i: seq i arrived
+    received: int = 0  # distinct seqs
+    allowance: float = 0.0
+    refilled: float = 0.0
+    down_planned: int = 0
+    down_sent: int = 0
+    down_running: bool = False
+    addresses: list[Any] = field(default_factory=list)  # where its echoed packets came from
+
+    def mark(self, seq: int, max_seq: int) -> None:
+        if seq >= max_seq:
+            return
+        byte, bit = divmod(seq, 8)
+        if byte >= len(self.seen):
+            self.seen.extend(bytes(byte + 1 - len(self.seen) + 4096))
+        if not self.seen[byte] >> bit & 1:
+            self.seen[byte] |= 1 << bit
+            self.received += 1
+
+
+@dataclass
 class Session:
     token: bytes
     created: float  # time.monotonic()
@@ -52,6 +78,7 @@ class Session:
     udp_allowance: float = 0.0
     udp_refilled: float = 0.0
     uploads: dict[int, UploadRecord] = field(default_factory=dict)
+    loss: LossRecord = field(default_factory=LossRecord)
 
     def elapsed(self, now: float) -> float:
         return now - self.created
@@ -136,3 +163,19 @@ class SessionTable:
             return False
         session.udp_allowance -= 1
         return True
+
+    def allow_loss_probe(self, session: Session, now: float) -> bool:
+        """The same kind of bucket for the loss probe's packets."""
+        rate, record = self.limits.max_loss_pps, session.loss
+        if record.refilled == 0.0:
+            record.allowance, record.refilled = rate, now
+        record.allowance = min(rate, record.allowance + (now - record.refilled) * rate)
+        record.refilled = now
+        if record.allowance < 1:
+            return False
+        record.allowance -= 1
+        return True
+
+    def max_loss_seq(self) -> int:
+        """Seqs past this are not recorded: bounds a session's bitmap (~460 KB at the limits)."""
+        return int(self.limits.max_loss_pps * self.limits.max_session_s)

@@ -14,10 +14,17 @@ import time
 from typing import Any
 
 from homecheck.server import protocol
-from homecheck.server.protocol import FLAG_QUERY, REPLY_MAGIC, REQUEST_MAGIC, EchoPacket
+from homecheck.server.loss_probe import LossProbe
+from homecheck.server.protocol import (
+    FLAG_QUERY,
+    LOSS_MAGIC,
+    REPLY_MAGIC,
+    REQUEST_MAGIC,
+    EchoPacket,
+)
 from homecheck.server.sessions import SessionTable
 
-BURST = 64  # datagrams handled per wake-up before giving the loop back
+BURST = 128  # datagrams handled per wake-up before giving the loop back
 
 
 class UdpEcho:
@@ -27,6 +34,7 @@ class UdpEcho:
         self.sock.setblocking(False)
         self.stamped = protocol.enable_rx_timestamps(sock)
         self.answered = 0
+        self.loss = LossProbe(sock, sessions)
 
     @property
     def port(self) -> int:
@@ -49,6 +57,9 @@ class UdpEcho:
             self._answer(data, address, received_ns)
 
     def _answer(self, data: bytes, address: Any, received_ns: int) -> None:
+        if data[:4] == LOSS_MAGIC:
+            self.loss.handle(data, address)
+            return
         packet = protocol.decode(data, REQUEST_MAGIC)
         if packet is None:
             return

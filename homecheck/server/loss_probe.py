@@ -1,0 +1,184 @@
+"""The loss probe, server side: count the client's small packets, answer those that ask, and send
+the downstream burst (the packet format and the HTTP paths are in protocol.py).
+
+Why it exists: the voice-like stream sends 50 packets a second, so a 15 s test sees ~350 packets
+each way and reads a 3 % loss as 3 +- 1.8 % (95 %). Counting loss needs many packets, not big
+ones: the client sends 500 small (36-byte) packets a second besides the voice stream.
+
+Each direction is counted only while it is quiet: the client's packets go up while the line is
+idle and while downloading (the upstream then carries only acknowledgements); while the client
+uploads, the server sends the packets down instead (the downstream is quiet then). So what is
+counted is the line's own loss, not the queue overflow the speed test itself causes.
+
+The downstream burst is the only traffic the server starts by itself. It goes only to an address
+that has received one of its echoes: each echo carries a cookie, an HMAC of the session token and
+the address it was sent to, and the burst request must quote it (a forged source address never
+sees the cookie). Its rate and length are bounded by `Limits.max_loss_pps` and `max_transfer_s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import secrets
+import socket
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from homecheck.server import protocol
+from homecheck.server.protocol import (
+    COOKIE_BYTES,
+    FLAG_ECHO,
+    FLAG_ORIGINATED,
+    LOSS_REPLY_MAGIC,
+    LossPacket,
+)
+from homecheck.server.sessions import Limits, Session, SessionTable
+
+TICK_S = 0.005  # the downstream burst sends what is due every 5 ms
+MAX_ADDRESSES = 4  # per session: where its loss packets came from
+
+
+class LossProbe:
+    def __init__(self, sock: socket.socket, sessions: SessionTable) -> None:
+        self.sock = sock
+        self.sessions = sessions
+        self._secret = secrets.token_bytes(32)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def cookie(self, token: bytes, address: Any) -> bytes:
+        mac = hmac.new(self._secret, token + repr(tuple(address)).encode(), hashlib.sha256)
+        return mac.digest()[:COOKIE_BYTES]
+
+    def handle(self, data: bytes, address: Any) -> None:
+        packet = protocol.decode_loss(data)
+        if packet is None:
+            return
+        now = time.monotonic()
+        session = self.sessions.get(packet.token, now)
+        if session is None or not self.sessions.allow_loss_probe(session, now):
+            return
+        session.loss.mark(packet.seq, self.sessions.max_loss_seq())
+        if not packet.flags & FLAG_ECHO:
+            return
+        seen = session.loss.addresses
+        if address not in seen:
+            seen.append(address)
+            del seen[:-MAX_ADDRESSES]
+        reply = LossPacket(packet.token, packet.seq, FLAG_ECHO, self.cookie(packet.token, address))
+        with contextlib.suppress(OSError):  # the client went away: nothing to do
+            self.sock.sendto(protocol.encode_loss(reply, LOSS_REPLY_MAGIC), address)
+
+    def _address_for(self, session: Session, cookie: bytes) -> Any:
+        for address in session.loss.addresses:
+            if hmac.compare_digest(self.cookie(session.token, address), cookie):
+                return address
+        return None
+
+    async def _send_down(
+        self, session: Session, address: Any, pps: float, count: int, stopping: Any
+    ) -> None:
+        record = session.loss
+        record.down_running = True
+        start, done = time.monotonic(), 0
+        try:
+            while done < count and not stopping.is_set:
+                if self.sessions.get(session.token) is not session:
+                    return  # the session ended (closed, expired)
+                due = min(count, int((time.monotonic() - start) * pps) + 1)
+                while done < due:
+                    packet = LossPacket(session.token, record.down_sent, FLAG_ORIGINATED)
+                    try:
+                        self.sock.sendto(protocol.encode_loss(packet, LOSS_REPLY_MAGIC), address)
+                    except BlockingIOError:
+                        break  # the socket buffer is full: the rest on the next tick
+                    except OSError:
+                        return  # the client's network is gone
+                    record.down_sent += 1
+                    done += 1
+                await asyncio.sleep(TICK_S)
+        finally:
+            record.down_running = False
+
+    def routes(self, limits: Limits, stopping: Any) -> list[Route]:
+        async def downstream(request: Request) -> Response:
+            session = self.sessions.get_hex(request.path_params["token"])
+            if session is None:
+                return _error(404, "no such session")
+            body = await _json_body(request)
+            seconds = _bounded(body.get("seconds"), 0.1, limits.max_transfer_s)
+            pps = _bounded(body.get("pps"), 1.0, limits.max_loss_pps)
+            cookie = _cookie(body.get("cookie"))
+            if seconds is None or pps is None or cookie is None:
+                return _error(400, 'expected {"seconds": S, "pps": R, "cookie": "<16 hex digits>"}')
+            address = self._address_for(session, cookie)
+            if address is None:
+                return _error(403, "no echoed loss-probe packet carries this cookie")
+            if session.loss.down_running:
+                return _error(409, "a downstream burst is already running for this session")
+            count = int(seconds * pps)
+            session.loss.down_planned += count
+            session.loss.down_running = True  # before the task runs: a second request is refused
+            task = asyncio.create_task(self._send_down(session, address, pps, count, stopping))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return JSONResponse({"packets": count, "pps": pps, "seconds": seconds}, status_code=202)
+
+        async def counts(request: Request) -> Response:
+            session = self.sessions.get_hex(request.path_params["token"])
+            if session is None:
+                return _error(404, "no such session")
+            record = session.loss
+            return JSONResponse(
+                {
+                    "up_seen": base64.b64encode(bytes(record.seen).rstrip(b"\0")).decode(),
+                    "up_received": record.received,
+                    "down_sent": record.down_sent,
+                    "down_done": not record.down_running,
+                }
+            )
+
+        return [
+            Route("/session/{token}/downstream", downstream, methods=["POST"]),
+            Route("/session/{token}/loss", counts),
+        ]
+
+
+def _error(status: int, message: str) -> Response:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > 1024:
+        return {}
+    try:
+        parsed = json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _bounded(value: object, low: float, high: float) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if value != value or value < low:  # NaN, or too small to mean anything
+        return None
+    return min(float(value), high)
+
+
+def _cookie(value: object) -> bytes | None:
+    if not isinstance(value, str) or len(value) != 2 * COOKIE_BYTES:
+        return None
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        return None
