@@ -4,6 +4,7 @@ Run by hand, as root, from the repository root (not part of the test suite):
 
     .venv/bin/python -m bench.network_accuracy            # the grid below, ~8 minutes
     .venv/bin/python -m bench.network_accuracy --quick    # three links and the loopback ceiling
+    .venv/bin/python -m bench.network_accuracy --loopback-only --runs 3   # the ceiling, ~1 min
 
 Per link (linklab: veth/TUN relay, tbf rate, iptables loss): the set values; iperf3's TCP goodput
 (the throughput truth, 4 streams, 5 s after 2 s omitted); homecheck's default network phase
@@ -28,6 +29,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -323,12 +325,41 @@ def print_loopback(lo: dict[str, Any]) -> None:
     )
 
 
+def print_median(runs: list[dict[str, Any]]) -> None:
+    print(f"\nMedian of {len(runs)} runs")
+    for d in ("down", "up"):
+        hc = statistics.median(lo[f"hc_{d}"] or 0 for lo in runs)
+        ip = statistics.median(lo["iperf"][d] for lo in runs)
+        ratios = [(lo[f"hc_{d}"] or 0) / lo["iperf"][d] for lo in runs]
+        ratio = statistics.median(ratios)
+        each = " ".join(f"{x:.2f}" for x in ratios)
+        print(
+            f"  {d:4}: homecheck {hc:7.0f} Mbit/s   iperf3 {ip:7.0f} Mbit/s   ratio {ratio:.2f} "
+            f"{_ok(ratio >= 0.5)}   (runs: {each})"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="three links only")
     parser.add_argument("--full", action="store_true", help="the full 27-link cross product")
     parser.add_argument("--no-speedtest", action="store_true", help="skip speedtest-cli")
+    parser.add_argument(
+        "--loopback-only", action="store_true", help="no lab links: the loopback ceiling only"
+    )
+    parser.add_argument(
+        "--runs", type=int, default=1, help="loopback ceiling runs (the median is shown too)"
+    )
     args = parser.parse_args(argv)
+    if args.loopback_only:
+        # Needs no root and no lab: a shared machine varies, so several runs and their median.
+        runs = [loopback_ceiling() for _ in range(max(1, args.runs))]
+        for lo in runs:
+            print_loopback(lo)
+        if len(runs) > 1:
+            print_median(runs)
+        print(f"\nmachine load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        return 0
     why = check_environment()
     if why:
         print(f"bench: {why}", file=sys.stderr)

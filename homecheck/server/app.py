@@ -27,7 +27,7 @@ from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from homecheck import __version__
-from homecheck.server import tcpinfo
+from homecheck.server import tcpinfo, upload_sink
 from homecheck.server.protocol import API
 from homecheck.server.sessions import Busy, Limits, Session, SessionTable
 from homecheck.server.tcpinfo import ConnectionSockets
@@ -329,8 +329,8 @@ async def _receive_upload(
     session.transfers += 1
     watchdog = _Watchdog(limits.idle_timeout_s, stopping)
     try:
-        async for chunk in request.stream():
-            received += len(chunk)
+        async for size in upload_sink.body_sizes(request, SAMPLE_S):
+            received += size
             watchdog.touch()
             now = time.monotonic()
             if now >= next_sample:

@@ -20,6 +20,8 @@ from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from homecheck.server.upload_sink import UploadSinkMixin
+
 # struct tcp_info (linux/tcp.h): tcpi_bytes_acked at offset 120, tcpi_bytes_received at 128.
 _BYTES_RECEIVED = struct.Struct("=Q")
 _OFFSET = 128
@@ -55,15 +57,16 @@ class ConnectionSockets:
         """uvicorn's HTTP protocol (httptools' C parser when installed, else h11), filing
         sockets."""
         table = self._by_peer
-        base: type[Any] = H11Protocol
+        bases: tuple[type[Any], ...] = (H11Protocol,)
         try:
             from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-            base = HttpToolsProtocol
+            # Upload bodies skip the ASGI messages (upload_sink.py); that hooks httptools' parser.
+            bases = (UploadSinkMixin, HttpToolsProtocol)
         except ImportError:  # httptools is optional: h11 is pure Python, slower on uploads
             pass
 
-        class FilingH11Protocol(base):  # type: ignore[misc]
+        class FilingH11Protocol(*bases):  # type: ignore[misc]
             def connection_made(self, transport: Any) -> None:
                 super().connection_made(transport)
                 # asyncio reads 256 KiB at a time; uploads at many Gbit/s then cost one Python
