@@ -12,7 +12,7 @@ homecheck/server/loss_probe.py):
 - mode "off" (while uploading): nothing goes up; the server sends a burst down instead
   (`request_downstream`), numbered, and this side notes which arrive.
 
-At the end `finish` asks the server which seqs it received and how many it sent down
+At the end `wind_down` asks the server which seqs it received and how many it sent down
 (GET session/{token}/loss). The figures are worked out in probes/loss_analysis.py.
 """
 
@@ -39,13 +39,13 @@ from homecheck.server.protocol import (
 from probes.throughput import Endpoint
 
 PPS = 500.0
-HTTP_TIMEOUT_S = 2.0
+HTTP_TIMEOUT_S = 4.0  # the counts may queue behind a bloated upload
 MODES = ("echo", "count", "off")
 
 
 class LossStream:
     """`start()`, set `mode` as the phases change, `request_downstream()` before the upload,
-    `finish()` at the end; then read the arrays and `counts`."""
+    `wind_down()` then `finish()` at the end; then read the arrays, `up_seen` and `down_sent`."""
 
     def __init__(
         self,
@@ -67,6 +67,7 @@ class LossStream:
         self.up_seen: bytes | None = None  # the server's bitmap, once `finish` got it
         self.down_sent: int | None = None
         self.errors: list[str] = []
+        self._requests: list[threading.Thread] = []
         self._stop_sending = threading.Event()
         self._stop_receiving = threading.Event()
         self._lock = threading.Lock()
@@ -87,37 +88,53 @@ class LossStream:
         self._receiver.start()
         self._sender.start()
 
-    def request_downstream(self, endpoint: Endpoint, seconds: float) -> bool:
-        """Ask the server for `seconds` of packets down; False (and a note) when it would not."""
+    def request_downstream(self, endpoint: Endpoint, seconds: float) -> None:
+        """Ask the server for `seconds` of packets down, from a thread of its own (a slow line
+        must not hold up the upload); `finish` waits for it."""
+        self._requests.append(
+            _start(threading.Thread(target=self._request_downstream, args=(endpoint, seconds)))
+        )
+
+    def wind_down(self, endpoint: Endpoint | None) -> None:
+        """Stop sending and, unless `endpoint` is None, fetch the server's counts meanwhile
+        (the receiver keeps noting late packets until `finish`)."""
+        self._stop_sending.set()
+        if endpoint is not None:
+            self._requests.append(
+                _start(threading.Thread(target=self._fetch_counts, args=(endpoint,)))
+            )
+
+    def finish(self, stop: threading.Event) -> None:
+        """Wait for the requests under way (each bounded by HTTP_TIMEOUT_S), then stop."""
+        self._stop_sending.set()
+        self._sender.join(1.0)
+        for thread in self._requests:
+            while thread.is_alive() and not stop.is_set():
+                thread.join(0.05)
+        self._stop_receiving.set()
+        self._receiver.join(1.0)
+        self._sock.close()
+
+    def _request_downstream(self, endpoint: Endpoint, seconds: float) -> None:
         if self.cookie is None:
             self.errors.append("downstream: no echo came back, so there is no cookie to quote")
-            return False
+            return
         body = {"seconds": round(seconds, 2), "pps": self.pps, "cookie": self.cookie.hex()}
         path = DOWNSTREAM_PATH.format(token=endpoint.token)
         try:
             status, reply = _http(endpoint, "POST", path, json.dumps(body))
         except (OSError, ValueError, http.client.HTTPException) as exc:
             self.errors.append(f"downstream: {type(exc).__name__}")
-            return False
+            return
         if status != 202:
             self.errors.append(f"downstream: HTTP {status}")
-            return False
+            return
         packets = reply.get("packets")
         self.down_planned += packets if isinstance(packets, int) else 0
-        return True
 
-    def finish(self, endpoint: Endpoint | None, drain_s: float, stop: threading.Event) -> None:
-        """Stop sending, wait `drain_s` for late packets, then fetch the server's counts."""
-        self._stop_sending.set()
-        self._sender.join(1.0)
-        end = time.monotonic() + drain_s
-        while time.monotonic() < end and not stop.is_set():
-            time.sleep(0.02)
-        self._stop_receiving.set()
-        self._receiver.join(1.0)
-        self._sock.close()
-        if endpoint is None or stop.is_set():
-            return
+    def _fetch_counts(self, endpoint: Endpoint) -> None:
+        # The burst may still be sending: whatever it sends after this is not counted, and
+        # what is still under way falls in the tail that counts for neither side.
         try:
             status, reply = _http(endpoint, "GET", LOSS_PATH.format(token=endpoint.token))
             if status != 200:
@@ -178,6 +195,12 @@ class LossStream:
             with self._lock:
                 if packet.seq < len(self.echoed):
                     self.echoed[packet.seq] = 1
+
+
+def _start(thread: threading.Thread) -> threading.Thread:
+    thread.daemon = True
+    thread.start()
+    return thread
 
 
 def _set(bits: bytearray, index: int) -> None:

@@ -252,13 +252,16 @@ class NetworkProbe:
         return measure(session.endpoint, t.streams, t.load_s, stop, lost)
 
     def _finish(self, run: Run, stop: threading.Event, endpoint: throughput.Endpoint) -> None:
+        if run.loss is not None:
+            # Its counts are fetched while the voice stream drains (a slow line's round trips
+            # would otherwise add to the run); the burst is numbered, its tail is not counted.
+            run.loss.wind_down(None if run.lost or stop.is_set() else endpoint)
         if run.stream is not None:
             # Wait for answers still queued (a bloated upload queue holds them for a while).
             drain = 0.0 if run.lost else min(3.0, 0.5 + 1.5 * run.stream.recent_rtt_s())
             run.stream.finish(drain, stop)
         if run.loss is not None:
-            # Drained with the voice stream; the burst is numbered, its tail is not counted.
-            run.loss.finish(None if run.lost else endpoint, 0.0, stop)
+            run.loss.finish(stop)
         if run.tcp is not None:
             run.tcp.finish()
 

@@ -171,7 +171,15 @@ class UploadSinkMixin:
 
 
 def _claim(http: Any) -> UploadSink | None:
-    """A sink for this request when it is an upload the sink can read, else None."""
+    """A sink for this request when it is an upload the sink can read, else None (also when
+    uvicorn's protocol no longer looks as this module expects: the slow path still works)."""
+    try:
+        return _claim_upload(http)
+    except AttributeError:
+        return None
+
+
+def _claim_upload(http: Any) -> UploadSink | None:
     scope = http.scope
     if scope.get("method") != "POST" or scope.get("path") != http.root_path + UPLOAD_PATH:
         return None
