@@ -318,7 +318,7 @@ async def _receive_upload(
     handler started: body bytes that arrived before are left out, a constant offset that rates
     over any window do not see."""
     kernel_base = tcpinfo.bytes_received(sock) if sock is not None else None
-    counted = _KernelCount(sock, kernel_base)
+    counted = _KernelCount(sock, kernel_base, request.scope.get("extensions", {}))
     started = time.monotonic()
     deadline = started + seconds
     received = 0
@@ -363,15 +363,19 @@ async def _receive_upload(
 
 class _KernelCount:
     """Bytes received on this upload: the kernel's count since the start when it has one,
-    otherwise what the app read. The kernel count holds its last value once the socket is gone."""
+    otherwise what the app read. Once the socket is gone: its count as the connection ended
+    (taken by the upload sink), else the last value read."""
 
-    def __init__(self, sock: Any, base: int | None) -> None:
+    def __init__(self, sock: Any, base: int | None, extensions: dict[str, Any]) -> None:
         self.sock, self.base, self.last = sock, base, 0
+        self.sink = extensions.get(upload_sink.SCOPE_KEY)
 
     def bytes(self, read_by_app: int) -> int:
         if self.base is None:
             return read_by_app
         now = tcpinfo.bytes_received(self.sock)
+        if now is None and isinstance(self.sink, upload_sink.UploadSink):
+            now = self.sink.final_kernel_bytes
         if now is not None:
             self.last = max(self.last, now - self.base)
         return self.last

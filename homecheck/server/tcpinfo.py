@@ -20,8 +20,6 @@ from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from homecheck.server.upload_sink import UploadSinkMixin
-
 # struct tcp_info (linux/tcp.h): tcpi_bytes_acked at offset 120, tcpi_bytes_received at 128.
 _BYTES_RECEIVED = struct.Struct("=Q")
 _OFFSET = 128
@@ -60,6 +58,8 @@ class ConnectionSockets:
         bases: tuple[type[Any], ...] = (H11Protocol,)
         try:
             from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+            from homecheck.server.upload_sink import UploadSinkMixin
 
             # Upload bodies skip the ASGI messages (upload_sink.py); that hooks httptools' parser.
             bases = (UploadSinkMixin, HttpToolsProtocol)

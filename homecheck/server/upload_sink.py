@@ -27,6 +27,7 @@ from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 
+from homecheck.server import tcpinfo
 from homecheck.server.protocol import UPLOAD_PATH
 
 SCOPE_KEY = "homecheck.upload_sink"
@@ -53,6 +54,9 @@ class UploadSink(asyncio.BufferedProtocol):
         self.done = asyncio.Event()  # complete or disconnected: the handler wakes at once
         self.transport: asyncio.Transport | None = None
         self.linger: asyncio.TimerHandle | None = None
+        # The kernel's received-byte count as the connection ended (its socket is still open
+        # in connection_lost): the handler's last sample comes after the socket is gone.
+        self.final_kernel_bytes: int | None = None
 
     def count(self, nbytes: int) -> None:
         nbytes = min(nbytes, self.left)
@@ -115,6 +119,10 @@ class UploadSink(asyncio.BufferedProtocol):
         return self.http.eof_received()  # type: ignore[no-any-return]
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is not None:
+            self.final_kernel_bytes = tcpinfo.bytes_received(
+                self.transport.get_extra_info("socket")
+            )
         if not self.complete:
             self.disconnected = True
         self.done.set()

@@ -160,3 +160,22 @@ def test_expect_100_continue_is_answered(loopback_server: Served) -> None:
     assert conn.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
     conn.sendall(b"y" * MB)
     assert _reply(conn)["bytes"] == MB
+
+
+def test_the_last_sample_is_the_count_when_the_client_left(loopback_server: Served) -> None:
+    # The handler takes its last sample after the socket is gone; it must carry the kernel's
+    # count from the moment the connection ended, not the last periodic one (which here was
+    # taken as the second megabyte began to arrive).
+    port = loopback_server.port
+    token = _token(port)
+    conn = _start(port, token, 1000 * MB)
+    time.sleep(0.2)  # the handler has started: every body byte is counted from here
+    conn.sendall(b"a" * MB)
+    time.sleep(0.3)
+    conn.sendall(b"b" * MB)
+    conn.close()
+    time.sleep(0.3)
+    samples = _records(port, token)["1"]["samples"]
+    assert isinstance(samples, list)
+    # (+1: the kernel's count runs in sequence numbers, and the client's FIN takes one.)
+    assert 2 * MB <= samples[-1][1] <= 2 * MB + 1, samples
