@@ -37,13 +37,12 @@ Default thresholds (homecheck/profiles/*.toml, with their sources there): speech
 15 dB (ideally 25), background at most -40 dBFS (ideally -50), intermittent noise at most -30 dBFS,
 clipping at most 1 % (ideally 0.1 %), hum at most 20 dB (ideally 10), a USB or wired headset.
 
-Privacy: sound is analysed in memory while it is recorded and then discarded; it is never written
-to disk or sent anywhere. Reports keep numbers only, and device names without owners' names.
+Privacy: sound is analysed in memory while it is recorded, then discarded; never written to disk
+or sent. Reports keep numbers only, and device names without owners' names.
 
-How: sounddevice (PortAudio) at a rate the device runs at natively (resampling in the sound server
-changes levels), numpy for the analysis (probes/audio_analysis.py), devices in
-probes/audio_devices.py and probes/audio_headset.py, the in-memory recording in
-probes/audio_recorder.py.
+How: sounddevice (PortAudio) at the device's native rate (resampling in the sound server changes
+levels), numpy for the analysis (probes/audio_analysis.py), devices in probes/audio_devices.py and
+audio_headset.py, the in-memory recording in probes/audio_recorder.py.
 """
 
 from __future__ import annotations

@@ -24,7 +24,6 @@ import http.client
 import json
 import socket
 import threading
-import time
 from array import array
 
 from homecheck.server import protocol
@@ -37,6 +36,7 @@ from homecheck.server.protocol import (
     LossPacket,
 )
 from probes.throughput import Endpoint
+from probes.voip_stream import datagrams, paced
 
 PPS = 500.0
 HTTP_TIMEOUT_S = 4.0  # the counts may queue behind a bloated upload
@@ -153,17 +153,8 @@ class LossStream:
 
     def _send_loop(self) -> None:
         seq = 0
-        next_at = time.monotonic()
-        while not self._stop_sending.is_set():
-            delay = next_at - time.monotonic()
-            if delay > 0:
-                self._stop_sending.wait(delay)
-                continue
-            at = time.monotonic()
+        for at in paced(self.interval_s, self._stop_sending, 0.05):
             mode = self.mode
-            next_at += self.interval_s
-            if at - next_at > 0.05:  # fell behind (a busy machine, a suspend): do not burst
-                next_at = at + self.interval_s
             if mode == "off":
                 continue
             flags = FLAG_ECHO if mode == "echo" else 0
@@ -177,14 +168,7 @@ class LossStream:
             seq += 1
 
     def _receive_loop(self) -> None:
-        while not self._stop_receiving.is_set():
-            try:
-                data = self._sock.recv(256)
-            except TimeoutError:
-                continue
-            except OSError:  # e.g. ICMP port unreachable on the connected socket
-                time.sleep(0.01)
-                continue
+        for data, _ in datagrams(self._sock, self._stop_receiving, stamped=False):
             packet = protocol.decode_loss(data, LOSS_REPLY_MAGIC)
             if packet is None or packet.token != self.token:
                 continue

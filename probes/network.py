@@ -47,7 +47,7 @@ import functools
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from homecheck.metrics import in_area
 from homecheck.model import ProbeResult
@@ -196,24 +196,10 @@ class NetworkProbe:
             self._finish(run, stop, session.endpoint)
 
     def _start_stream(self, session: speed_session.Session) -> CallStream | None:
-        if session.udp_address is None:
-            return None
-        try:
-            stream = CallStream(session.udp_address, session.endpoint.family, session.token)
-        except OSError:
-            return None
-        stream.start()
-        return stream
+        return _started(CallStream, session)
 
     def _start_loss(self, session: speed_session.Session) -> LossStream | None:
-        if session.udp_address is None:
-            return None
-        try:
-            stream = LossStream(session.udp_address, session.endpoint.family, session.token)
-        except OSError:
-            return None
-        stream.start()
-        return stream
+        return _started(LossStream, session)
 
     def _udp_answers(self, stream: CallStream | None, stop: threading.Event) -> bool:
         if stream is None:
@@ -264,6 +250,21 @@ class NetworkProbe:
             run.loss.finish(stop)
         if run.tcp is not None:
             run.tcp.finish()
+
+
+_Stream = TypeVar("_Stream", CallStream, LossStream)
+
+
+def _started(kind: type[_Stream], session: speed_session.Session) -> _Stream | None:
+    """A UDP stream of `kind` to the session's echo, running; None without one."""
+    if session.udp_address is None:
+        return None
+    try:
+        stream = kind(session.udp_address, session.endpoint.family, session.token)
+    except OSError:
+        return None
+    stream.start()
+    return stream
 
 
 def _host(url: str) -> str | None:

@@ -18,6 +18,7 @@ import contextlib
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from homecheck.server import protocol
@@ -121,31 +122,13 @@ class CallStream:
             self._sock.send(protocol.encode(packet))
 
     def _send_loop(self) -> None:
-        seq = 0
-        next_at = time.monotonic()
-        while not self._stop_sending.is_set():
-            delay = next_at - time.monotonic()
-            if delay > 0:
-                self._stop_sending.wait(delay)
-                continue
-            at = time.monotonic()
+        for seq, at in enumerate(paced(self.interval_s, self._stop_sending, self.interval_s)):
             sent_ns = time.time_ns()
             self._send(EchoPacket(self.token, seq, 0, sent_ns))
             self.sent.append(Sent(seq, sent_ns, at, self.phase))
-            seq += 1
-            next_at += self.interval_s
-            if at - next_at > self.interval_s:  # we fell behind (suspended?): do not burst
-                next_at = at + self.interval_s
 
     def _receive_loop(self) -> None:
-        while not self._stop_receiving.is_set():
-            try:
-                data, _, received_ns = protocol.recv_stamped(self._sock, self._stamped)
-            except TimeoutError:
-                continue
-            except OSError:  # e.g. ICMP port unreachable reported on the connected socket
-                time.sleep(0.01)
-                continue
+        for data, received_ns in datagrams(self._sock, self._stop_receiving, self._stamped):
             packet = protocol.decode(data, REPLY_MAGIC)
             if packet is None or packet.token != self.token:
                 continue
@@ -165,6 +148,37 @@ class CallStream:
                     now,
                 ),
             )
+
+
+def paced(interval_s: float, stop: threading.Event, max_lag_s: float) -> Iterator[float]:
+    """time.monotonic() once every `interval_s` until `stop`. After falling behind by more than
+    `max_lag_s` (a busy machine, a suspend) it starts afresh rather than sending a burst."""
+    next_at = time.monotonic()
+    while not stop.is_set():
+        delay = next_at - time.monotonic()
+        if delay > 0:
+            stop.wait(delay)
+            continue
+        at = time.monotonic()
+        yield at
+        next_at += interval_s
+        if at - next_at > max_lag_s:
+            next_at = at + interval_s
+
+
+def datagrams(
+    sock: socket.socket, stop: threading.Event, stamped: bool
+) -> Iterator[tuple[bytes, int]]:
+    """(data, receive time in ns) of each datagram on a socket with a timeout, until `stop`."""
+    while not stop.is_set():
+        try:
+            data, _, received_ns = protocol.recv_stamped(sock, stamped)
+        except TimeoutError:
+            continue
+        except OSError:  # e.g. ICMP port unreachable reported on the connected socket
+            time.sleep(0.01)
+            continue
+        yield data, received_ns
 
 
 @dataclass(frozen=True)
