@@ -40,7 +40,6 @@ from probes.voip_stream import datagrams, paced
 
 PPS = 500.0
 HTTP_TIMEOUT_S = 4.0  # the counts may queue behind a bloated upload
-MODES = ("echo", "count", "off")
 
 
 class LossStream:
@@ -78,11 +77,6 @@ class LossStream:
         self._receiver = threading.Thread(
             target=self._receive_loop, daemon=True, name="hc-loss-recv"
         )
-
-    @property
-    def counted(self) -> bool:
-        """Whether the server's counts are in (without them no loss can be worked out)."""
-        return self.up_seen is not None and self.down_sent is not None
 
     def start(self) -> None:
         self._receiver.start()

@@ -11,6 +11,7 @@ from probes import callquality, emodel
 from probes.callquality import LossStats
 from probes.loss_analysis import Counted, ProbeLoss, probe_loss
 from probes.network_run import (
+    CALL_METRICS,
     LOST,
     NEEDS_DURATION,
     STREAM_METHOD,
@@ -67,16 +68,7 @@ def stream_figures(run: Run, stream: CallStream, out: Out, reason_cut: str | Non
     if run.loss is not None:
         out.details["loss_probe"] = _probe_json(run, dense)
     if quiet.rtt is None:
-        out.missing(
-            reason_cut or LOST,
-            "latency_ms",
-            "latency_p95_ms",
-            "jitter_up_ms",
-            "jitter_down_ms",
-            "loss_up_pct",
-            "loss_down_pct",
-            "mos",
-        )
+        out.missing(reason_cut or LOST, *CALL_METRICS)
     else:
         idle_rtts = [p.rtt_ms for p in idle if p.rtt_ms is not None]
         out.measurements.extend(
@@ -238,24 +230,16 @@ def _worst_windows(run: Run, idle: list[Packet], echo_until: float, out: Out) ->
             mos.append(quality.mos)
     out.details["windows"] = rows
     how = f"worst of {len(found)} windows of {window_s:g} s"
-    out.measurements.append(
-        Measurement(
-            "network.worst_window_loss_pct",
-            round(max(loss), 2),
-            "%",
-            tuple(round(v, 2) for v in loss),
-            how,
+    for metric, values, unit in (("loss_pct", loss, "%"), ("jitter_ms", jitter, "ms")):
+        out.measurements.append(
+            Measurement(
+                f"network.worst_window_{metric}",
+                round(max(values), 2),
+                unit,
+                tuple(round(v, 2) for v in values),
+                how,
+            )
         )
-    )
-    out.measurements.append(
-        Measurement(
-            "network.worst_window_jitter_ms",
-            round(max(jitter), 2),
-            "ms",
-            tuple(round(v, 2) for v in jitter),
-            how,
-        )
-    )
     if mos:
         out.measurements.append(
             Measurement("network.worst_window_mos", min(mos), "MOS", tuple(mos), how)

@@ -10,6 +10,7 @@ from homecheck.model import JSON, Measurement, ProbeResult, Series
 from probes import callquality
 from probes.network_call import stream_figures, tcp_figures
 from probes.network_run import (
+    CALL_METRICS,
     LOST,
     NEEDS_DURATION,
     STOPPED,
@@ -37,17 +38,7 @@ def build(probe: str, run: Run) -> ProbeResult:
     elif run.tcp is not None:
         tcp_figures(run, run.tcp, out)
     else:
-        out.missing(
-            reason_cut or UDP_BLOCKED,
-            "latency_ms",
-            "latency_p95_ms",
-            "jitter_up_ms",
-            "jitter_down_ms",
-            "loss_up_pct",
-            "loss_down_pct",
-            "mos",
-            "loaded_latency_increase_ms",
-        )
+        out.missing(reason_cut or UDP_BLOCKED, *CALL_METRICS, "loaded_latency_increase_ms")
     if not run.stability:
         out.missing(
             NEEDS_DURATION, "worst_window_loss_pct", "worst_window_jitter_ms", "worst_window_mos"

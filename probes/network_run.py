@@ -28,6 +28,16 @@ NEEDS_DURATION = (
     "measured only in a longer run: use --duration 60 (or more) to check the connection's "
     "stability over time"
 )
+# What the call-like stream gives (a lost connection or blocked UDP leaves all of them out).
+CALL_METRICS = (
+    "latency_ms",
+    "latency_p95_ms",
+    "jitter_up_ms",
+    "jitter_down_ms",
+    "loss_up_pct",
+    "loss_down_pct",
+    "mos",
+)
 WIRE_BYTES = 172 + 8 + 20 + 14
 TCP_PAYLOAD_SHARE = 1448 / 1514
 STREAM_METHOD = "UDP echo, 50 packets/s of 172 bytes (G.711-like)"

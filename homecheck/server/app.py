@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import socket
 import time
@@ -28,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 
 from homecheck import __version__
 from homecheck.server import tcpinfo, upload_sink
+from homecheck.server.http_parts import error, number, small_json
 from homecheck.server.protocol import API
 from homecheck.server.sessions import Busy, Limits, Session, SessionTable
 from homecheck.server.tcpinfo import ConnectionSockets
@@ -35,7 +35,6 @@ from homecheck.server.udp_echo import UdpEcho
 
 BLOCK_BYTES = 1 << 20  # one send: large enough that per-chunk overhead stays small at 10 Gbit/s
 SAMPLE_S = 0.1  # upload progress samples
-MAX_JSON_BYTES = 1024
 
 
 class Stopping:
@@ -79,16 +78,16 @@ def create_app(
         return JSONResponse({"service": "homecheck", "version": __version__})
 
     async def open_session(request: Request) -> Response:
-        body = await _small_json(request)
+        body = await small_json(request)
         if body is None:
-            return _error(400, 'expected a JSON object like {"seconds": 15}')
-        seconds = _number(body.get("seconds", 60), 1.0, limits.max_session_s)
+            return error(400, 'expected a JSON object like {"seconds": 15}')
+        seconds = number(body.get("seconds", 60), 1.0, limits.max_session_s)
         if seconds is None:
-            return _error(400, "seconds must be a number")
+            return error(400, "seconds must be a number")
         try:
             session = sessions.open(seconds)
         except Busy:
-            return _error(503, "the server is running its maximum number of tests; try again soon")
+            return error(503, "the server is running its maximum number of tests; try again soon")
         reply = {
             "token": session.token.hex(),
             "udp_port": echo.port if echo is not None else None,
@@ -101,13 +100,13 @@ def create_app(
         try:
             token = bytes.fromhex(request.path_params["token"])
         except ValueError:
-            return _error(404, "no such session")
+            return error(404, "no such session")
         return Response(status_code=204 if sessions.close(token) else 404)
 
     async def uploads(request: Request) -> Response:
         session = sessions.get_hex(request.path_params["token"])
         if session is None:
-            return _error(404, "no such session")
+            return error(404, "no such session")
         records = {
             str(stream): {"start": r.start, "samples": r.samples, "kernel": r.kernel}
             for stream, r in session.uploads.items()
@@ -128,7 +127,7 @@ def create_app(
         session, seconds = checked
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limits.max_request_bytes:
-            return _error(413, f"at most {limits.max_request_bytes} bytes per upload")
+            return error(413, f"at most {limits.max_request_bytes} bytes per upload")
         sock = connections.socket_of(request.scope.get("client")) if connections else None
         return await _receive_upload(request, session, seconds, limits, stopping, sock)
 
@@ -155,51 +154,17 @@ async def _reap(sessions: SessionTable) -> None:
         sessions.reap()
 
 
-def _error(status: int, message: str) -> Response:
-    return JSONResponse({"error": message}, status_code=status)
-
-
-def _number(value: object, low: float, high: float) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    if number != number:  # NaN
-        return None
-    return min(max(number, low), high)
-
-
-async def _small_json(request: Request) -> dict[str, Any] | None:
-    body = b""
-    try:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_JSON_BYTES:
-                return None
-    except ClientDisconnect:
-        return None
-    if not body.strip():
-        return {}
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, dict) else None
-
-
 def _transfer_params(
     request: Request, sessions: SessionTable, limits: Limits
 ) -> tuple[Session, float] | Response:
     session = sessions.get_hex(request.query_params.get("token", ""))
     if session is None:
-        return _error(403, "unknown or expired session; start a new test")
-    seconds = _number(request.query_params.get("seconds", "10"), 0.1, limits.max_transfer_s)
+        return error(403, "unknown or expired session; start a new test")
+    seconds = number(request.query_params.get("seconds", "10"), 0.1, limits.max_transfer_s)
     if seconds is None:
-        return _error(400, "seconds must be a number")
+        return error(400, "seconds must be a number")
     if session.transfers >= limits.max_transfers_per_session:
-        return _error(429, f"at most {limits.max_transfers_per_session} streams per test")
+        return error(429, f"at most {limits.max_transfers_per_session} streams per test")
     return session, seconds
 
 

@@ -23,7 +23,6 @@ import base64
 import contextlib
 import hashlib
 import hmac
-import json
 import secrets
 import socket
 import time
@@ -34,6 +33,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from homecheck.server import protocol
+from homecheck.server.http_parts import error, number, small_json
 from homecheck.server.protocol import (
     COOKIE_BYTES,
     FLAG_ECHO,
@@ -112,20 +112,19 @@ class LossProbe:
         async def downstream(request: Request) -> Response:
             session = self.sessions.get_hex(request.path_params["token"])
             if session is None:
-                return _error(404, "no such session")
-            body = await _json_body(request)
-            seconds = _bounded(body.get("seconds"), 0.1, limits.max_transfer_s)
-            pps = _bounded(body.get("pps"), 1.0, limits.max_loss_pps)
+                return error(404, "no such session")
+            body = await small_json(request) or {}
+            seconds = number(body.get("seconds"), 0.1, limits.max_transfer_s)
+            pps = number(body.get("pps"), 1.0, limits.max_loss_pps)
             cookie = _cookie(body.get("cookie"))
             if seconds is None or pps is None or cookie is None:
-                return _error(400, 'expected {"seconds": S, "pps": R, "cookie": "<16 hex digits>"}')
+                return error(400, 'expected {"seconds": S, "pps": R, "cookie": "<16 hex digits>"}')
             address = self._address_for(session, cookie)
             if address is None:
-                return _error(403, "no echoed loss-probe packet carries this cookie")
+                return error(403, "no echoed loss-probe packet carries this cookie")
             if session.loss.down_running:
-                return _error(409, "a downstream burst is already running for this session")
+                return error(409, "a downstream burst is already running for this session")
             count = int(seconds * pps)
-            session.loss.down_planned += count
             session.loss.down_running = True  # before the task runs: a second request is refused
             task = asyncio.create_task(self._send_down(session, address, pps, count, stopping))
             self._tasks.add(task)
@@ -135,7 +134,7 @@ class LossProbe:
         async def counts(request: Request) -> Response:
             session = self.sessions.get_hex(request.path_params["token"])
             if session is None:
-                return _error(404, "no such session")
+                return error(404, "no such session")
             record = session.loss
             return JSONResponse(
                 {
@@ -150,29 +149,6 @@ class LossProbe:
             Route("/session/{token}/downstream", downstream, methods=["POST"]),
             Route("/session/{token}/loss", counts),
         ]
-
-
-def _error(status: int, message: str) -> Response:
-    return JSONResponse({"error": message}, status_code=status)
-
-
-async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > 1024:
-        return {}
-    try:
-        parsed = json.loads(raw or b"{}")
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
-def _bounded(value: object, low: float, high: float) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if value != value or value < low:  # NaN, or too small to mean anything
-        return None
-    return min(float(value), high)
 
 
 def _cookie(value: object) -> bytes | None:

@@ -51,7 +51,6 @@ class LossRecord:
     received: int = 0  # distinct seqs
     allowance: float = 0.0
     refilled: float = 0.0
-    down_planned: int = 0
     down_sent: int = 0
     down_running: bool = False
     addresses: list[Any] = field(default_factory=list)  # where its echoed packets came from
