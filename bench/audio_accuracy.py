@@ -5,7 +5,7 @@ Run by hand (not part of the test suite), from the repository root:
 
     .venv/bin/python bench/audio_accuracy.py [--quick]
 
-It starts a private PulseAudio (tests/probes/audio/virtual_mic.py), plays known signals into its
+It starts a private PulseAudio (labs/audio/virtual_mic.py), plays known signals into its
 null sink and runs the real AudioProbe with its default durations (5 s of room, 2 s to get ready,
 6 s of speech) through PortAudio. Signals are generated in memory; nothing is written to disk.
 
@@ -32,10 +32,10 @@ sys.path[:0] = [str(ROOT)]
 
 from homecheck.model import ProbeResult  # noqa: E402
 from homecheck.probe import ProbeContext, ProbeOptions  # noqa: E402
-from probes import audio_analysis  # noqa: E402
+from labs.audio import signals  # noqa: E402
+from labs.audio.virtual_mic import Player, VirtualMic  # noqa: E402
 from probes.audio import AudioProbe  # noqa: E402
-from tests.probes.audio import signals  # noqa: E402
-from tests.probes.audio.virtual_mic import Player, VirtualMic  # noqa: E402
+from probes.audio import analysis as audio_analysis  # noqa: E402
 
 PLAY_S = 14.0
 

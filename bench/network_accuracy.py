@@ -6,14 +6,15 @@ Run by hand, as root, from the repository root (not part of the test suite):
     .venv/bin/python -m bench.network_accuracy --quick    # three links and the loopback ceiling
     .venv/bin/python -m bench.network_accuracy --loopback-only --runs 3   # the ceiling, ~1 min
 
-Per link (linklab: veth/TUN relay, tbf rate, iptables loss): the set values; iperf3's TCP goodput
-(the throughput truth, 4 streams, 5 s after 2 s omitted); homecheck's default network phase
-(probes/network.py, the same code `homecheck run --server` uses) with its wall time; and
-speedtest-cli against a local server speaking speedtest.net's protocol (tests/speedtest_fake.py).
+Per link (labs.network: veth/TUN relay, tbf rate, iptables loss): the set values; iperf3's TCP
+goodput (the throughput truth, 4 streams, 5 s after 2 s omitted); homecheck's default network phase
+(probes/network/__init__.py, the same code `homecheck run --server` uses) with its wall time; and
+speedtest-cli against a local server speaking speedtest.net's protocol
+(labs/network/speedtest_fake.py).
 Truths for the other figures:
 - RTT: the relay's set round trip. (tbf does not model serialisation: a lone 200-byte packet on
   an idle line finds tokens in the bucket and leaves at once, so no per-rate term is added);
-- jitter: 2/3 of the set +-j (the mean |D| of two uniform delays, see linklab/relay.py);
+- jitter: 2/3 of the set +-j (the mean |D| of two uniform delays, see labs/network/relay.py);
 - loss: the set probability (the target), and beside it the loss the link really dealt the loss
   probe's packets, counted by its iptables rules. A random drop's realised rate varies too: over
   the ~3,900 packets a direction of a default run it spreads by 0.27 pp (sd) around 3 %, so even
@@ -43,8 +44,8 @@ import psutil
 
 from homecheck.model import ProbeResult
 from homecheck.probe import ProbeContext, ProbeOptions
-from linklab import Link, LinkSpec, check_environment
-from linklab.link import ROOT
+from labs.network import Link, LinkSpec, check_environment
+from labs.network.link import ROOT
 from probes.network import NetworkProbe
 
 
@@ -109,7 +110,7 @@ def _speedtest(link: Link) -> dict[str, Any]:
         "server",
         [
             sys.executable,
-            "tests/speedtest_fake.py",
+            "labs/network/speedtest_fake.py",
             "--host",
             link.server_addr,
             "--port",

@@ -1,8 +1,9 @@
 """Bench (run by hand, as root): homecheck's public backend against iperf3 on shaped links.
 
-For each link of a grid (linklab: tc tbf per direction with 50 ms queues, plus the TUN relay's
+For each link of a grid (labs.network: tc tbf per direction with 50 ms queues, plus the TUN relay's
 delay when an RTT is set), iperf3 gives the throughput truth per direction; then the local
-speedtest.net-protocol server (tests/speedtest_fake.py) runs on the far side and homecheck's public
+speedtest.net-protocol server (labs/network/speedtest_fake.py) runs on the far side and
+homecheck's public
 backend (speedtest-cli for the speeds, timed probes for delay) on the near side, with the
 production settings. Prints set values, iperf3, homecheck, their ratios, the delay measured against
 the set round trip, the delay added under load, and the wall time of the test.
@@ -21,14 +22,14 @@ import sys
 import tempfile
 from typing import Any
 
-from linklab import Link, LinkSpec, check_environment
-from linklab.link import ROOT
-from linklab.netns import in_ns, run
+from labs.network import Link, LinkSpec, check_environment
+from labs.network.link import ROOT
+from labs.network.netns import in_ns, run
 
 RUN = """
 import json, time
 from homecheck.probe import ProbeContext
-from probes.speedtest_backend import run_speedtest
+from probes.network.public.backend import run_speedtest
 started = time.monotonic()
 r = run_speedtest(ProbeContext())
 print(json.dumps({"elapsed": time.monotonic() - started, "reason": r.reason,
@@ -42,7 +43,7 @@ def one_link(down: float, up: float, rtt: float) -> dict[str, Any]:
         truth_down = link.iperf3(download=True, seconds=5)
         truth_up = link.iperf3(download=False, seconds=5)
         tls = tempfile.mkdtemp(prefix="hcnp-bench-tls-")
-        argv = ["tests/speedtest_fake.py", "--host", link.server_addr, "--port", "8080"]
+        argv = ["labs/network/speedtest_fake.py", "--host", link.server_addr, "--port", "8080"]
         fake = link.popen("server", [sys.executable, *argv, "--tls-dir", tls])
         assert fake.stdout is not None
         ca = fake.stdout.readline().strip().split("ca=", 1)[1]

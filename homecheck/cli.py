@@ -25,8 +25,6 @@ from homecheck.probe import Probe, ProbeError, ProbeOptions
 from homecheck.progress import LiveProgress, PlainProgress
 from homecheck.runner import run_probes
 from homecheck.server import command as serve_command
-from homecheck.server.serve import ServeError
-from probes import audio_devices
 from reports import OutputFormat, json_report, render
 
 EXIT_READY, EXIT_NOT_READY, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -201,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             case _:
                 parser.print_help()
                 return EXIT_INCOMPLETE
-    except (UsageError, profiles.ProfileError, ServeError) as exc:
+    except (UsageError, profiles.ProfileError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         print("homecheck: stopped", file=sys.stderr)
@@ -280,6 +278,8 @@ def _run(args: argparse.Namespace) -> int:
     selected = _select(args.only)
     outputs = _outputs(args)
     if args.mic is not None and any(p.name == "audio" for p in selected):
+        from probes.audio import devices as audio_devices
+
         problem = audio_devices.validate_mic(args.mic)
         if problem:
             raise UsageError(problem)
@@ -379,6 +379,8 @@ def _probes() -> int:
 
 
 def _devices() -> int:
+    from probes.audio import devices as audio_devices
+
     try:
         inputs = audio_devices.list_inputs(audio_devices.load_sounddevice())
     except ProbeError as exc:

@@ -44,7 +44,7 @@ CATALOGUE: tuple[MetricInfo, ...] = (
     _m("system.os_supported", "", F, "Operating system supported"),
     _m("system.on_battery", "", F, "Running on battery"),
     _m("system.battery_pct", "%", N, "Battery charge"),
-    # probes/network.py
+    # probes/network/__init__.py
     _m("network.download_mbps", "Mbit/s", N, "Download speed"),
     _m("network.upload_mbps", "Mbit/s", N, "Upload speed"),
     _m("network.latency_ms", "ms", N, "Round-trip delay (median)"),
@@ -64,7 +64,7 @@ CATALOGUE: tuple[MetricInfo, ...] = (
     _m("network.wifi_signal_dbm", "dBm", N, "Wi-Fi signal strength"),
     _m("network.vpn", "", F, "Traffic goes through a VPN"),
     _m("network.dns_ms", "ms", N, "Name lookup (DNS) time"),
-    # probes/audio.py
+    # probes/audio/__init__.py
     _m("audio.input_present", "", F, "Microphone present"),
     _m("audio.input_live", "", F, "Microphone picks up sound (not muted)"),
     _m("audio.headset", "", C, "Headset type"),

@@ -1,4 +1,4 @@
-"""The `homecheck serve` web app: speed-test endpoints under /api/speed (see protocol.py).
+"""The `homecheck serve` web app: speed-test endpoints under /api/speed (see homecheck/wire.py).
 
 `create_app` is a factory returning a Starlette app, so later parts (an employer dashboard, profile
 downloads, invitations) mount beside /api/speed on the same server. The UDP echo, when a socket is
@@ -25,13 +25,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from homecheck import __version__
-from homecheck.server import tcpinfo, upload_sink
+from homecheck import __version__, wire
+from homecheck.server import upload_sink
+from homecheck.server.connections import ConnectionSockets
 from homecheck.server.http_parts import error, number, small_json
-from homecheck.server.protocol import API
 from homecheck.server.sessions import Busy, Limits, Session, SessionTable
-from homecheck.server.tcpinfo import ConnectionSockets
 from homecheck.server.udp_echo import UdpEcho
+from homecheck.wire import API
 
 BLOCK_BYTES = 1 << 20  # one send: large enough that per-chunk overhead stays small at 10 Gbit/s
 SAMPLE_S = 0.1  # upload progress samples
@@ -53,7 +53,8 @@ def create_app(
     udp_socket: socket.socket | None = None,
     connections: ConnectionSockets | None = None,
 ) -> Starlette:
-    """`connections` (from serve.py) lets uploads be counted by the kernel (tcpinfo.py)."""
+    """`connections` (from serve.py) lets uploads be counted by the kernel
+    (homecheck.wire.bytes_received)."""
     limits = limits or Limits()
     sessions = SessionTable(limits)
     stopping = Stopping()
@@ -279,10 +280,11 @@ async def _receive_upload(
     """Count the body's bytes into the session's record for this stream, every ~100 ms, until
     the body ends, the client goes away, or a limit is reached. The client reads the records
     afterwards (GET session/{token}/uploads), so a stream it had to abandon still counts.
-    With the connection's socket, the samples are the kernel's byte count (tcpinfo.py) since the
+    With the connection's socket, the samples are the kernel's byte count
+    (homecheck.wire.bytes_received) since the
     handler started: body bytes that arrived before are left out, a constant offset that rates
     over any window do not see."""
-    kernel_base = tcpinfo.bytes_received(sock) if sock is not None else None
+    kernel_base = wire.bytes_received(sock) if sock is not None else None
     counted = _KernelCount(sock, kernel_base, request.scope.get("extensions", {}))
     started = time.monotonic()
     deadline = started + seconds
@@ -338,7 +340,7 @@ class _KernelCount:
     def bytes(self, read_by_app: int) -> int:
         if self.base is None:
             return read_by_app
-        now = tcpinfo.bytes_received(self.sock)
+        now = wire.bytes_received(self.sock)
         if now is None and isinstance(self.sink, upload_sink.UploadSink):
             now = self.sink.final_kernel_bytes
         if now is not None:

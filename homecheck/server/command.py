@@ -1,4 +1,7 @@
-"""`homecheck serve`: its options and what it prints (called from homecheck/cli.py)."""
+"""`homecheck serve`: its options and what it prints (called from homecheck/cli.py).
+
+The server's own dependencies (Starlette, uvicorn) come with the `serve` extra and are imported
+only when the server starts: the options and `--help` work in the candidate's install too."""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ import contextlib
 import sys
 from collections.abc import Callable
 
-from homecheck.server.serve import serve
 from homecheck.server.sessions import Limits
 
 DEFAULT_HOST = "127.0.0.1"
@@ -57,7 +59,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+INSTALL_HINT = "pip install 'homecheck[serve]'"
+# What the server imports from the `serve` extra: a missing one means the extra is not installed.
+EXTRA_MODULES = {"starlette", "uvicorn", "httptools", "h11", "anyio"}
+
+
 def run(args: argparse.Namespace) -> int:
+    try:
+        from homecheck.server.serve import ServeError, serve
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in EXTRA_MODULES:
+            raise
+        print(
+            f"homecheck: error: homecheck serve needs the server extra ({exc.name} is missing): "
+            f"{INSTALL_HINT}",
+            file=sys.stderr,
+        )
+        return 2
     limits = Limits(
         max_sessions=args.max_tests,
         max_transfer_s=float(args.max_transfer_seconds),
@@ -72,8 +90,12 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    with contextlib.suppress(KeyboardInterrupt):
-        serve(args.host, args.port, limits, ready)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            serve(args.host, args.port, limits, ready)
+    except ServeError as exc:
+        print(f"homecheck: error: {exc}", file=sys.stderr)
+        return 2
     print("homecheck serve: stopped", file=sys.stderr, flush=True)
     return 0
 

@@ -1,5 +1,5 @@
 """The loss probe, server side: count the client's small packets, answer those that ask, and send
-the downstream burst (the packet format and the HTTP paths are in protocol.py).
+the downstream burst (the packet format and the HTTP paths are in homecheck/wire.py).
 
 Why it exists: the voice-like stream sends 50 packets a second, so a 15 s test sees ~350 packets
 each way and reads a 3 % loss as 3 +- 1.8 % (95 %). Counting loss needs many packets, not big
@@ -32,16 +32,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from homecheck.server import protocol
+from homecheck import wire
 from homecheck.server.http_parts import error, number, small_json
-from homecheck.server.protocol import (
+from homecheck.server.sessions import Limits, Session, SessionTable
+from homecheck.wire import (
     COOKIE_BYTES,
     FLAG_ECHO,
     FLAG_ORIGINATED,
     LOSS_REPLY_MAGIC,
     LossPacket,
 )
-from homecheck.server.sessions import Limits, Session, SessionTable
 
 TICK_S = 0.005  # the downstream burst sends what is due every 5 ms
 MAX_ADDRESSES = 4  # per session: where its loss packets came from
@@ -59,7 +59,7 @@ class LossProbe:
         return mac.digest()[:COOKIE_BYTES]
 
     def handle(self, data: bytes, address: Any) -> None:
-        packet = protocol.decode_loss(data)
+        packet = wire.decode_loss(data)
         if packet is None:
             return
         now = time.monotonic()
@@ -75,7 +75,7 @@ class LossProbe:
             del seen[:-MAX_ADDRESSES]
         reply = LossPacket(packet.token, packet.seq, FLAG_ECHO, self.cookie(packet.token, address))
         with contextlib.suppress(OSError):  # the client went away: nothing to do
-            self.sock.sendto(protocol.encode_loss(reply, LOSS_REPLY_MAGIC), address)
+            self.sock.sendto(wire.encode_loss(reply, LOSS_REPLY_MAGIC), address)
 
     def _address_for(self, session: Session, cookie: bytes) -> Any:
         for address in session.loss.addresses:
@@ -97,7 +97,7 @@ class LossProbe:
                 while done < due:
                     packet = LossPacket(session.token, record.down_sent, FLAG_ORIGINATED)
                     try:
-                        self.sock.sendto(protocol.encode_loss(packet, LOSS_REPLY_MAGIC), address)
+                        self.sock.sendto(wire.encode_loss(packet, LOSS_REPLY_MAGIC), address)
                     except BlockingIOError:
                         break  # the socket buffer is full: the rest on the next tick
                     except OSError:

@@ -18,8 +18,8 @@ from types import FrameType
 import uvicorn
 
 from homecheck.server.app import create_app
+from homecheck.server.connections import ConnectionSockets
 from homecheck.server.sessions import Limits
-from homecheck.server.tcpinfo import ConnectionSockets
 
 SHUTDOWN_GRACE_S = 2
 

@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from homecheck.server.protocol import TOKEN_BYTES
+from homecheck.wire import TOKEN_BYTES
 
 MAX_UPLOAD_RECORDS = 64  # per session: bounds the memory a client can make us keep
 

@@ -13,16 +13,16 @@ import socket
 import time
 from typing import Any
 
-from homecheck.server import protocol
+from homecheck import wire
 from homecheck.server.loss_probe import LossProbe
-from homecheck.server.protocol import (
+from homecheck.server.sessions import SessionTable
+from homecheck.wire import (
     FLAG_QUERY,
     LOSS_MAGIC,
     REPLY_MAGIC,
     REQUEST_MAGIC,
     EchoPacket,
 )
-from homecheck.server.sessions import SessionTable
 
 BURST = 128  # datagrams handled per wake-up before giving the loop back
 
@@ -32,7 +32,7 @@ class UdpEcho:
         self.sock = sock
         self.sessions = sessions
         self.sock.setblocking(False)
-        self.stamped = protocol.enable_rx_timestamps(sock)
+        self.stamped = wire.enable_rx_timestamps(sock)
         self.answered = 0
         self.loss = LossProbe(sock, sessions)
 
@@ -49,7 +49,7 @@ class UdpEcho:
     def _readable(self) -> None:
         for _ in range(BURST):
             try:
-                data, address, received_ns = protocol.recv_stamped(self.sock, self.stamped)
+                data, address, received_ns = wire.recv_stamped(self.sock, self.stamped)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:  # e.g. an ICMP error queued on the socket: nothing to answer
@@ -60,7 +60,7 @@ class UdpEcho:
         if data[:4] == LOSS_MAGIC:
             self.loss.handle(data, address)
             return
-        packet = protocol.decode(data, REQUEST_MAGIC)
+        packet = wire.decode(data, REQUEST_MAGIC)
         if packet is None:
             return
         now = time.monotonic()
@@ -79,7 +79,7 @@ class UdpEcho:
             server_count=session.udp_count,
         )
         try:
-            self.sock.sendto(protocol.encode(reply, REPLY_MAGIC, size=len(data)), address)
+            self.sock.sendto(wire.encode(reply, REPLY_MAGIC, size=len(data)), address)
             self.answered += 1
         except OSError:  # the client went away or its network is down: nothing to do
             pass

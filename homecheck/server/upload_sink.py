@@ -10,7 +10,8 @@ with a Content-Length are parsed, an `UploadSink` takes over the connection's re
 transport (an asyncio BufferedProtocol) receives into one reused buffer and the sink counts,
 up to the declared length; nothing is copied in Python and nothing waits for the app. The upload
 handler asks for the count every ~100 ms (`body_sizes`), as it would read pieces of the body. The
-kernel's byte count (tcpinfo.py) is unchanged: bytes are still counted where they arrive.
+kernel's byte count (homecheck.wire.bytes_received) is unchanged: bytes are still counted where
+they arrive.
 
 Anything else (other paths, chunked bodies, pipelined requests) goes through uvicorn as before.
 The connection is closed after the upload's reply instead of being kept alive, in stages (RFC 9112
@@ -27,8 +28,8 @@ from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 
-from homecheck.server import tcpinfo
-from homecheck.server.protocol import UPLOAD_PATH
+from homecheck import wire
+from homecheck.wire import UPLOAD_PATH
 
 SCOPE_KEY = "homecheck.upload_sink"
 READ_BYTES = 1 << 20
@@ -120,9 +121,7 @@ class UploadSink(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.transport is not None:
-            self.final_kernel_bytes = tcpinfo.bytes_received(
-                self.transport.get_extra_info("socket")
-            )
+            self.final_kernel_bytes = wire.bytes_received(self.transport.get_extra_info("socket"))
         if not self.complete:
             self.disconnected = True
         self.done.set()

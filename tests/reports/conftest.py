@@ -120,7 +120,7 @@ def network_result(until_s: float = 21.0) -> ProbeResult:
     )
     series = [Series("rtt_ms", "ms", rtt, phases=phases)]
     if download:
-        # Like probes/network_result.py: only the delay series carries the phases.
+        # Like probes/network/employer/result.py: only the delay series carries the phases.
         series.append(Series("download_mbps", "Mbit/s", download))
     if upload:
         series.append(Series("upload_mbps", "Mbit/s", upload))
@@ -165,7 +165,7 @@ def network_result(until_s: float = 21.0) -> ProbeResult:
 
 
 def _device(index: int, name: str, default: bool, kind: str) -> dict[str, JSON]:
-    """One entry of the audio probe's `devices` detail (probes/audio.py `_device_details`)."""
+    """One entry of the audio probe's `devices` detail (probes/audio/__init__.py `_device_details`)."""
     return {
         "index": index,
         "name": name,

@@ -22,7 +22,7 @@ import pytest
 from homecheck.cli import main
 from homecheck.model import Report
 from reports import OutputFormat, json_report, render
-from tests.test_cli import assert_private
+from tests.support.privacy import assert_private
 
 ROOT = Path(__file__).resolve().parents[2]
 

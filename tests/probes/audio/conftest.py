@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import need
-from tests.probes.audio.virtual_mic import VirtualMic, tools_missing
+from labs.audio.virtual_mic import VirtualMic, tools_missing
+from tests.support.environment import need
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from probes import audio_analysis as analysis
-from tests.probes.audio import signals
+from labs.audio import signals
+from probes.audio import analysis
 
 RATE = signals.RATE
 

@@ -9,11 +9,11 @@ import pytest
 
 from homecheck.model import ProbeResult
 from homecheck.probe import ProbeContext, ProbeError, ProbeOptions
-from probes import audio_devices
+from labs.audio import signals
+from labs.audio.virtual_mic import VirtualMic
 from probes.audio import AudioProbe
-from probes.audio_recorder import Recorder
-from tests.probes.audio import signals
-from tests.probes.audio.virtual_mic import VirtualMic
+from probes.audio import devices as audio_devices
+from probes.audio.recorder import Recorder
 
 ROOM_S = 3.0
 # Long enough to outlast the stream start (up to ~2 s on PulseAudio) and the 3 s of room.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from probes import audio_devices as devices
-from probes import audio_headset
-from probes.audio_recorder import explain_open_error
+from probes.audio import devices
+from probes.audio import headset as audio_headset
+from probes.audio.recorder import explain_open_error
 
 
 @pytest.mark.parametrize(

@@ -21,10 +21,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from labs.audio import signals
+from labs.audio.virtual_mic import VirtualMic
 from reports import json_report
-from tests.conftest import need
-from tests.probes.audio import signals
-from tests.probes.audio.virtual_mic import VirtualMic
+from tests.support.environment import need
 
 AUDIO_METRICS = ("audio.input_present", "audio.noise_floor_dbfs", "audio.speech_snr_db")
 

@@ -10,10 +10,10 @@ import pytest
 
 from homecheck.model import ProbeResult
 from homecheck.probe import ProbeContext, ProbeOptions
+from labs.audio import signals
+from labs.audio.virtual_mic import Player, VirtualMic
 from probes.audio import AudioProbe
-from tests.conftest import need
-from tests.probes.audio import signals
-from tests.probes.audio.virtual_mic import Player, VirtualMic
+from tests.support.environment import need
 
 NOISE_DBFS = -50.0
 

@@ -1,0 +1,331 @@
+"""Download and upload speed against a `homecheck serve`: parallel TCP streams, receiver-side bytes.
+
+Several TCP connections per direction (default 4, like common speed tests: one stream rarely fills
+a long fat pipe) run for a bounded time. Bytes are sampled every 100 ms where they arrive: by this
+client for the download, by the server for the upload (it keeps a record per stream that we read
+afterwards), so bytes still sitting in a send buffer never count. The ramp-up (slow start) is
+discarded (probes/network/analysis/steady_rate.py). The result is the steady-state rate in
+Mbit/s (10^6 bit/s of HTTP
+payload, i.e. TCP goodput) and the 100 ms time series.
+
+The stream requests are written by hand on plain sockets so bytes can be counted as they come off
+the socket, at full speed, with a short timeout on every wait (a lossy link stalls one stream for
+a while; only when all of them stall for `STALL_S` is the connection considered lost). At the end
+of a phase the sockets are reset, not closed politely, so nothing keeps loading the line.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.client
+import itertools
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from homecheck.wire import DOWNLOAD_PATH, SESSION_PATH, UPLOAD_PATH
+from probes.network.analysis.steady_rate import SAMPLE_S, Steady, merge_cumulative, steady_rate
+from probes.network.employer.session import Endpoint
+from probes.network.employer.sockets import WAIT_SLICE_S, KernelCounts, StreamSockets
+
+STALL_S = 2.0  # no byte moved on any stream for this long: the connection is lost
+READ_BYTES = 1 << 20
+UPLOAD_BLOCK = 1 << 20
+RECORDS_TIMEOUT_S = 4.0  # reading the server's upload records (a bloated queue drains first)
+SERVER_MARGIN_S = 3.0  # the server-side bound of a transfer: our phase plus this
+
+
+@dataclass
+class Transfer:
+    """One direction's outcome. Times are client `time.monotonic()` seconds."""
+
+    direction: str
+    started: float
+    streams: int
+    ended: float = 0.0
+    samples: list[tuple[float, int]] = field(default_factory=list)  # (time, cumulative bytes)
+    steady: Steady | None = None
+    errors: list[str] = field(default_factory=list)
+    stalled: bool = False
+    kernel_counted: bool = False  # bytes counted by the receiving kernel (TCP_INFO)
+
+    def rate_series(self) -> list[tuple[float, float]]:
+        """(time at the end of the interval, Mbit/s) per sample interval."""
+        pairs = zip(self.samples, self.samples[1:], strict=False)
+        return [(t1, (b1 - b0) * 8 / (t1 - t0) / 1e6) for (t0, b0), (t1, b1) in pairs if t1 > t0]
+
+
+def download(
+    endpoint: Endpoint,
+    streams: int,
+    seconds: float,
+    stop: threading.Event,
+    link_lost: Callable[[], bool] = lambda: False,
+) -> Transfer:
+    counts = [0] * streams
+    kernel = KernelCounts(streams)
+    transfer = Transfer("download", started=time.monotonic(), streams=streams)
+    deadline = transfer.started + seconds
+    pool = StreamSockets(endpoint)
+
+    def worker(index: int) -> None:
+        buffer = bytearray(READ_BYTES)
+        # A server that ends its response early (its own limits) gets asked again.
+        while not stop.is_set() and time.monotonic() < deadline:
+            left = deadline - time.monotonic() + SERVER_MARGIN_S
+            try:
+                sock = pool.connect()
+                kernel.attach(index, sock)
+                query = f"token={endpoint.token}&seconds={left:.1f}"
+                sock.sendall(_request("GET", f"{DOWNLOAD_PATH}?{query}", endpoint))
+                _count_body(sock, buffer, stop, deadline, counts, index)
+            except OSError as exc:
+                if not (stop.is_set() or pool.closed or time.monotonic() >= deadline):
+                    transfer.errors.append(_describe(exc))
+                    time.sleep(WAIT_SLICE_S)
+            finally:
+                kernel.detach(index)
+
+    def total() -> int:
+        counted = kernel.total()
+        return sum(counts) if counted is None else counted
+
+    _run_phase(
+        transfer,
+        [functools.partial(worker, i) for i in range(streams)],
+        deadline,
+        stop,
+        total,
+        pool,
+        record=True,
+        link_lost=link_lost,
+    )
+    transfer.steady = steady_rate(transfer.samples)
+    transfer.kernel_counted = kernel.works
+    return transfer
+
+
+def upload(
+    endpoint: Endpoint,
+    streams: int,
+    seconds: float,
+    stop: threading.Event,
+    link_lost: Callable[[], bool] = lambda: False,
+) -> Transfer:
+    """`link_lost` is another sign of a dead connection (the UDP stream went quiet)."""
+    pushed = [0] * streams  # bytes handed to the kernel: only to notice a stall
+    sent_at: dict[int, float] = {}
+    transfer = Transfer("upload", started=time.monotonic(), streams=streams)
+    deadline = transfer.started + seconds
+    pool = StreamSockets(endpoint)
+    block = memoryview(os.urandom(UPLOAD_BLOCK))  # incompressible, like the download
+
+    def worker(index: int) -> None:
+        # A server that stops reading early (its byte limit) gets a new request, a new record.
+        for attempt in itertools.count():
+            if stop.is_set() or time.monotonic() >= deadline:
+                return
+            stream_id = index + attempt * streams
+            left = deadline - time.monotonic() + SERVER_MARGIN_S
+            query = f"token={endpoint.token}&seconds={left:.1f}&stream={stream_id}"
+            # The declared length is the server's limit: we stop sending long before (and the
+            # server counts whatever came), without chunk framing for either side to parse.
+            head = _request("POST", f"{UPLOAD_PATH}?{query}", endpoint, endpoint.max_upload_bytes)
+            try:
+                sock = pool.connect()
+                sock.sendall(head)
+                sent_at[stream_id] = time.monotonic()
+                _send_body(sock, block, stop, deadline, pushed, index)
+            except OSError as exc:
+                if not (stop.is_set() or pool.closed or time.monotonic() >= deadline):
+                    transfer.errors.append(_describe(exc))
+                    time.sleep(WAIT_SLICE_S)
+
+    _run_phase(
+        transfer,
+        [functools.partial(worker, i) for i in range(streams)],
+        deadline,
+        stop,
+        lambda: sum(pushed),
+        pool,
+        record=False,
+        link_lost=link_lost,
+    )
+    if stop.is_set() or transfer.stalled:
+        return transfer
+    try:
+        records = _upload_records(endpoint, stop)
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        transfer.errors.append(f"reading the server's count: {_describe(exc)}")
+        transfer.stalled = True
+        return transfer
+    # Server clock -> ours: the server's record of a stream starts when our request arrived,
+    # one one-way delay after we sent it; the quickest stream gives the best offset.
+    offsets = [sent_at[i] - start for i, (start, _, _) in records.items() if i in sent_at]
+    if not offsets:
+        return transfer
+    offset = max(offsets)
+    per_stream = [[(t + offset, b) for t, b in samples] for _, samples, _ in records.values()]
+    transfer.kernel_counted = all(kernel for _, _, kernel in records.values())
+    # Bytes the server got after our phase ended are the queue draining: not part of the phase.
+    merged = merge_cumulative(per_stream)
+    transfer.samples = [(t, b) for t, b in merged if t <= deadline + SAMPLE_S / 2]
+    transfer.steady = steady_rate(transfer.samples)
+    return transfer
+
+
+def _run_phase(
+    transfer: Transfer,
+    workers: list[Callable[[], None]],
+    deadline: float,
+    stop: threading.Event,
+    total: Callable[[], int],
+    pool: StreamSockets,
+    record: bool,
+    link_lost: Callable[[], bool],
+) -> None:
+    """Run the workers until the deadline, sampling `total()` every 100 ms (kept as the series
+    when `record`), and detect a stall: no progress at all for STALL_S."""
+    name = f"hc-{transfer.direction}"
+    threads = [threading.Thread(target=w, daemon=True, name=name) for w in workers]
+    for thread in threads:
+        thread.start()
+    next_sample = transfer.started
+    last_progress, last_total = transfer.started, -1
+    while not stop.is_set():
+        now = time.monotonic()
+        if now >= next_sample:
+            value = total()
+            if record:
+                transfer.samples.append((now, value))
+            if value != last_total:
+                last_progress, last_total = now, value
+            next_sample += SAMPLE_S
+        if now >= deadline:
+            break
+        if now - last_progress > STALL_S or link_lost():
+            transfer.stalled = True
+            break
+        time.sleep(max(0.0, min(next_sample, deadline) - time.monotonic()))
+    transfer.ended = time.monotonic()
+    pool.reset_all()
+    for thread in threads:
+        thread.join(max(0.0, transfer.ended + 0.3 - time.monotonic()))
+
+
+def _request(method: str, target: str, endpoint: Endpoint, length: int | None = None) -> bytes:
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {endpoint.host_header}", "Connection: close"]
+    if length is not None:
+        lines += ["Content-Type: application/octet-stream", f"Content-Length: {length}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+
+
+def _count_body(
+    sock: socket.socket,
+    buffer: bytearray,
+    stop: threading.Event,
+    deadline: float,
+    counts: list[int],
+    index: int,
+) -> None:
+    """Read the response headers, then add body bytes to counts[index] as they arrive, until the
+    phase ends or the server ends the response. (Chunk framing, 10 bytes per MiB, is counted.)"""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        n = _recv(sock, buffer, stop, deadline)
+        if n == 0:
+            raise ConnectionResetError("the server closed the connection")
+        head += bytes(buffer[:n])
+        if len(head) > 65536:
+            raise ConnectionError("not a homecheck server (no HTTP response)")
+    status_line, _, rest = head.partition(b"\r\n")
+    if b" 200 " not in status_line + b" ":
+        line = status_line.decode(errors="replace")
+        raise ConnectionError(f"the server refused the download ({line})")
+    counts[index] += len(rest.partition(b"\r\n\r\n")[2])
+    while True:
+        n = _recv(sock, buffer, stop, deadline)
+        if n == 0:
+            return
+        counts[index] += n
+
+
+def _recv(sock: socket.socket, buffer: bytearray, stop: threading.Event, deadline: float) -> int:
+    """recv_into, waiting in slices; 0 at the end of the stream or of the phase."""
+    while not stop.is_set() and time.monotonic() < deadline:
+        try:
+            return sock.recv_into(buffer)
+        except TimeoutError:
+            continue
+    return 0
+
+
+def _send_body(
+    sock: socket.socket,
+    block: memoryview,
+    stop: threading.Event,
+    deadline: float,
+    pushed: list[int],
+    index: int,
+) -> None:
+    """Send the block over and over until the phase ends (or the server stops reading)."""
+    while _send_all(sock, block, stop, deadline, pushed, index):
+        pass
+
+
+def _send_all(
+    sock: socket.socket,
+    data: memoryview,
+    stop: threading.Event,
+    deadline: float,
+    pushed: list[int],
+    index: int,
+) -> bool:
+    """sendall in slices, counting into pushed[index]; False when the phase ended first."""
+    view = data
+    while view:
+        if stop.is_set() or time.monotonic() >= deadline:
+            return False
+        try:
+            sent = sock.send(view)
+        except TimeoutError:
+            continue
+        pushed[index] += sent
+        view = view[sent:]
+    return True
+
+
+def _upload_records(
+    endpoint: Endpoint, stop: threading.Event
+) -> dict[int, tuple[float, list[tuple[float, int]], bool]]:
+    """The server's per-stream receive records: {stream: (start, [(time, bytes)], kernel)}, on the
+    server's clock."""
+    conn = http.client.HTTPConnection(
+        endpoint.address[0], endpoint.address[1], timeout=RECORDS_TIMEOUT_S
+    )
+    try:
+        conn.request(
+            "GET",
+            f"{SESSION_PATH}/{endpoint.token}/uploads",
+            headers={"Host": endpoint.host_header},
+        )
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    if response.status != 200:
+        raise ConnectionError(f"HTTP {response.status}")
+    parsed = json.loads(body)
+    records: dict[int, tuple[float, list[tuple[float, int]], bool]] = {}
+    for key, record in parsed["uploads"].items():
+        samples = [(float(t), int(b)) for t, b in record["samples"]]
+        records[int(key)] = (float(record["start"]), samples, bool(record.get("kernel")))
+    return records
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc or 'no detail'}"

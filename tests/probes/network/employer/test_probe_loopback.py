@@ -1,0 +1,125 @@
+"""The network probe against a real `homecheck serve` on 127.0.0.1 (no root needed)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from homecheck.model import ProbeResult
+from homecheck.probe import ProbeContext, ProbeOptions
+from homecheck.runner import run_probes
+from probes.network import NetworkProbe, Timing, connection
+from tests.support.serve import Served
+
+# Facts about the adapter and DNS (probes/network/connection.py), measured whatever the server does.
+CONNECTION = {*connection.CONNECTION_METRICS, "network.dns_ms"}
+SHORT = Timing(idle_s=1.0, load_s=1.5, streams=2)
+
+
+def _run(url: str | None, timing: Timing = SHORT, **options: object) -> ProbeResult:
+    probe = NetworkProbe(timing)
+    # Names from /etc/hosts: the DNS timing must not ask this machine's resolver (off-machine).
+    options.setdefault("dns_names", ("localhost",))
+    outcome = run_probes([probe], ProbeOptions(server=url, **options))  # type: ignore[arg-type]
+    return outcome.results[0]
+
+
+def _values(result: ProbeResult) -> dict[str, object]:
+    return {m.metric: m.value for m in result.measurements}
+
+
+def test_measures_everything_on_loopback(loopback_server: Served) -> None:
+    result = _run(loopback_server.url)
+    values = _values(result)
+    assert result.reason is None and not result.partial
+    assert values["network.udp_ok"] is True
+    assert float(values["network.download_mbps"]) > 100  # type: ignore[arg-type]
+    assert float(values["network.upload_mbps"]) > 100  # type: ignore[arg-type]
+    assert 0 < float(values["network.latency_ms"]) < 5  # type: ignore[arg-type]
+    assert values["network.loss_up_pct"] == values["network.loss_down_pct"] == 0
+    assert float(values["network.mos"]) > 4.3  # type: ignore[arg-type]
+    series = {s.name: s for s in result.series}
+    assert {"rtt_ms", "download_mbps", "upload_mbps"} <= set(series)
+    assert [p[0] for p in series["rtt_ms"].phases] == ["idle", "download", "upload"]
+    assert all(
+        u.metric.startswith("network.worst_window") or u.metric in CONNECTION
+        for u in result.unmeasured
+    )
+    assert result.duration_s < 1 + 1 + 2 * 1.5 + 3
+
+
+def test_stability_run_reports_windows(loopback_server: Served) -> None:
+    timing = Timing(idle_s=1.0, load_s=1.0, streams=1, window_s=1.0)
+    result = _run(loopback_server.url, timing, duration_s=3.0)
+    values = _values(result)
+    assert values["network.worst_window_loss_pct"] == 0
+    assert float(values["network.worst_window_mos"]) > 4.3  # type: ignore[arg-type]
+    assert len(result.details["windows"]) == 3  # type: ignore[arg-type]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_nothing_listening_is_not_measured_with_a_reason() -> None:
+    began = time.monotonic()
+    result = _run(f"http://127.0.0.1:{_free_port()}")
+    assert time.monotonic() - began < 2
+    assert result.reason is not None and "refused" in result.reason
+    assert "127.0.0.1" not in result.reason  # reports hold no addresses
+    assert all(m.metric in CONNECTION for m in result.measurements)  # only the adapter, DNS
+
+
+def test_bad_addresses_are_explained() -> None:
+    assert "only http://" in (_run("https://example.invalid").reason or "")
+    assert "port" in (_run("http://127.0.0.1:notaport").reason or "")
+
+
+def test_not_a_homecheck_server(serve_factory: Callable[..., Served]) -> None:
+    # Something answers HTTP, but not our protocol.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+
+    def answer() -> None:
+        conn, _ = listener.accept()
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+        conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    result = _run(f"http://127.0.0.1:{port}")
+    listener.close()
+    assert "not be a homecheck server" in (result.reason or "")
+
+
+def test_a_busy_server_says_so(serve_factory: Callable[..., Served]) -> None:
+    served = serve_factory("--max-tests", "1")
+    first: list[ProbeResult] = []
+    thread = threading.Thread(target=lambda: first.append(_run(served.url)))
+    thread.start()
+    time.sleep(0.5)
+    second = _run(served.url)
+    thread.join()
+    assert "busy" in (second.reason or "")
+    assert first[0].reason is None
+
+
+def test_ctrl_c_keeps_what_was_measured(loopback_server: Served) -> None:
+    probe = NetworkProbe(Timing(idle_s=1.0, load_s=3.0, streams=2))
+    context = ProbeContext(options=ProbeOptions(server=loopback_server.url))
+    timer = threading.Timer(2.0, context.cancelled.set)  # Ctrl-C during the download
+    timer.start()
+    began = time.monotonic()
+    result = probe.run(context)
+    assert time.monotonic() - began < 2.0 + 2.0  # the runner's grace after Ctrl-C is 2 s
+    values = _values(result)
+    assert result.partial
+    assert "network.latency_ms" in values and values["network.udp_ok"] is True
+    reasons = {u.metric: u.reason for u in result.unmeasured}
+    assert "Ctrl-C" in reasons["network.upload_mbps"]

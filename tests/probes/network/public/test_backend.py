@@ -1,0 +1,194 @@
+"""The public backend against a local server that speaks speedtest.net's protocol (127.0.0.1).
+
+speedtest-cli really runs: its urllib opener reaches "www.speedtest.net" through the proxy
+variables (with TLS to a test CA, as in production), its latency requests go straight to the
+listed server. Every way speedtest.net fails in the wild must end as NOT MEASURED with one plain
+sentence and the advice to use an employer server, quickly, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from homecheck.model import ProbeResult
+from homecheck.probe import ProbeContext, ProbeOptions
+from homecheck.runner import run_probes
+from labs.network.speedtest_fake import FakeSpeedtest, Mode
+from probes.network import NetworkProbe
+from probes.network.public.backend import METRICS, NOT_HERE, SpeedtestSettings, run_speedtest
+from tests.support.environment import need
+
+QUICK = SpeedtestSettings(idle_s=1.0, download_s=1.5, upload_s=1.5, socket_timeout_s=1.5)
+
+
+@pytest.fixture(scope="module")
+def tls_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    need(shutil.which("openssl"), "`openssl` is not installed (it makes the test CA)")
+    return tmp_path_factory.mktemp("tls")
+
+
+@pytest.fixture
+def fake(
+    request: pytest.FixtureRequest, tls_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[FakeSpeedtest]:
+    mode = getattr(request, "param", Mode.OK)
+    with FakeSpeedtest(mode=mode, tls_dir=tls_dir, slow_s=30) as server:
+        for key, value in server.env().items():
+            monkeypatch.setenv(key, value)
+        yield server
+
+
+def timed(
+    settings: SpeedtestSettings = QUICK, context: ProbeContext | None = None
+) -> tuple[ProbeResult, float]:
+    started = time.monotonic()
+    result = run_speedtest(context or ProbeContext(), settings)
+    return result, time.monotonic() - started
+
+
+def test_measures_speed_delay_and_load_through_the_real_protocol(fake: FakeSpeedtest) -> None:
+    result, elapsed = timed()
+
+    assert result.reason is None and not result.partial
+    values = {m.metric: m.value for m in result.measurements}
+    # Loopback moves hundreds of Mbit/s even on a busy 2-core machine; 0 would mean no data.
+    assert values["network.download_mbps"] > 50
+    assert values["network.upload_mbps"] > 50
+    assert 0 < float(values["network.latency_ms"]) < 20  # loopback round trips
+    assert values["network.latency_p95_ms"] >= values["network.latency_ms"]
+    assert values["network.loss_up_pct"] == values["network.loss_down_pct"] == 0.0
+    assert "network.loaded_latency_increase_ms" in values
+    method = result.measurement("network.latency_ms")
+    assert method is not None and method.method.startswith(("ICMP echo", "TCP connect timing"))
+    # The production path: configuration over TLS through CONNECT, then the listed server direct.
+    assert "CONNECT www.speedtest.net:443" in fake.seen
+    assert {"GET /speedtest/latency.txt", "POST /speedtest/upload.php"} <= set(fake.seen)
+    assert any(s.startswith("GET /speedtest/random") for s in fake.seen)
+    # What speedtest-cli reports matches what the server moved (both ways), within its bookkeeping.
+    assert fake.bytes_sent > 0 and fake.bytes_received > 0
+    names = {s.name: s for s in result.series}
+    assert {"rtt_ms", "download_mbps", "upload_mbps"} <= set(names)
+    assert [p[0] for p in names["rtt_ms"].phases] == ["idle", "download", "upload"]
+    assert {u.metric for u in result.unmeasured} == set(NOT_HERE)
+    assert "server" in result.details and "Example Networks" in str(result.details["server"])
+    assert elapsed < QUICK.bound_s()
+
+
+FAILURES = [
+    (Mode.FORBIDDEN, "403"),
+    (Mode.TOO_MANY, "429"),
+    (Mode.GARBAGE, "could not understand"),
+    (Mode.CAPTIVE, "could not understand"),
+    (Mode.WRONG_XML, "could not understand"),
+    (Mode.GARBAGE_SERVERS, "could not understand"),
+    (Mode.NO_SERVERS, "no test servers"),
+    (Mode.SLOW, "did not answer in time"),
+]
+
+
+@pytest.mark.parametrize(
+    ("fake", "words"), FAILURES, indirect=["fake"], ids=[m for m, _ in FAILURES]
+)
+def test_every_failure_is_not_measured_with_a_plain_reason(fake: FakeSpeedtest, words: str) -> None:
+    result, elapsed = timed()
+
+    assert result.reason is not None
+    assert words in result.reason
+    assert "homecheck run --server URL" in result.reason  # the way out
+    assert "Traceback" not in result.reason and "Error(" not in result.reason
+    assert result.reason.count(". ") <= 2  # one sentence plus the advice
+    assert result.measurements == ()
+    assert {u.metric for u in result.unmeasured} >= set(METRICS)
+    # Quick failures are immediate; a silent server costs one socket timeout.
+    assert elapsed < QUICK.socket_timeout_s + 2.0
+
+
+def test_nothing_listening_means_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    for key in ("http_proxy", "https_proxy"):
+        monkeypatch.setenv(key, f"http://127.0.0.1:{port}")  # nothing listens there
+
+    result, elapsed = timed()
+
+    assert result.reason is not None and "offline" in result.reason
+    assert elapsed < 2.0
+
+
+def test_the_whole_test_keeps_to_its_bound_when_the_server_stalls_mid_way(
+    fake: FakeSpeedtest,
+) -> None:
+    """Configuration answers, then everything stalls (latency requests have a hard-coded 10 s
+    socket timeout in speedtest-cli): the setup bound still ends it."""
+    settings = SpeedtestSettings(setup_s=2.0, socket_timeout_s=1.0, idle_s=0.5)
+    original = fake.mode
+
+    def stall_after_config() -> None:
+        while not any("speedtest-servers" in s for s in fake.seen):
+            time.sleep(0.005)
+        fake.mode = Mode.SLOW
+
+    switch = threading.Thread(target=stall_after_config, daemon=True)
+    switch.start()
+    result, elapsed = timed(settings)
+    fake.mode = original
+
+    assert result.reason is not None and "did not answer" in result.reason
+    assert elapsed < settings.setup_s + 1.0
+
+
+def test_ctrl_c_keeps_what_was_measured(fake: FakeSpeedtest) -> None:
+    context = ProbeContext()
+    settings = SpeedtestSettings(idle_s=1.0, download_s=1.0, upload_s=20.0)
+
+    def stop_during_upload(fraction: float, message: str) -> None:
+        if "upload" in message:
+            threading.Timer(0.5, context.cancelled.set).start()
+
+    context.progress = stop_during_upload
+    result, elapsed = timed(settings, context)
+
+    assert result.partial
+    assert result.measurement("network.download_mbps") is not None
+    assert result.measurement("network.latency_ms") is not None
+    assert elapsed < 5.0  # not the 20 s upload
+
+
+def test_an_intercepted_tls_connection_is_named(
+    fake: FakeSpeedtest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy or firewall that re-signs TLS: the client does not trust the certificate."""
+    monkeypatch.delenv("SSL_CERT_FILE")
+
+    result, elapsed = timed()
+
+    assert result.reason is not None and "secure connection" in result.reason
+    assert elapsed < 2.0
+
+
+def test_the_network_probe_uses_it_without_a_server(fake: FakeSpeedtest) -> None:
+    """NetworkProbe without --server: the public backend, plus the connection facts and DNS."""
+    probe = NetworkProbe(public=QUICK)
+    options = ProbeOptions(dns_names=("localhost",))  # /etc/hosts: no resolver is asked
+    assert probe.timeout_seconds(options) > QUICK.bound_s()
+
+    outcome = run_probes([probe], options)
+
+    result = outcome.results[0]
+    values = {m.metric: m.value for m in result.measurements}
+    assert result.reason is None
+    assert float(values["network.download_mbps"]) > 50
+    assert 1.0 <= float(values["network.mos"]) <= 4.5  # ITU-T G.107 via probes/callquality
+    assert values["network.vpn"] is False and "network.connection" in values
+    assert "network.dns_ms" in values
+    assert set(probe.metrics) == {m.metric for m in result.measurements} | {
+        u.metric for u in result.unmeasured
+    }

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests (public, so no test imports another test module's privates)."""
