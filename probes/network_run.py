@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from homecheck.model import JSON, Measurement, Series, Unmeasured
+from homecheck.model import JSON, Cause, Measurement, Series, Unmeasured
 from probes.loss_stream import LossStream
 from probes.throughput import Transfer
 from probes.voip_stream import CallStream, TcpTimer
@@ -28,6 +28,8 @@ NEEDS_DURATION = (
     "measured only in a longer run: use --duration 60 (or more) to check the connection's "
     "stability over time"
 )
+# Reasons above that are no failure to measure: the aggregator reads the cause, never the text.
+CAUSES = {STOPPED: Cause.STOPPED, NEEDS_DURATION: Cause.NEEDS_LONGER_RUN}
 # What the call-like stream gives (a lost connection or blocked UDP leaves all of them out).
 CALL_METRICS = (
     "latency_ms",
@@ -74,7 +76,8 @@ class Out:
     details: dict[str, JSON] = field(default_factory=dict)
 
     def missing(self, reason: str, *metrics: str) -> None:
-        self.unmeasured.extend(Unmeasured(f"network.{m}", reason) for m in metrics)
+        cause = CAUSES.get(reason, Cause.PROBE_FAILED)
+        self.unmeasured.extend(Unmeasured(f"network.{m}", reason, cause) for m in metrics)
 
 
 def loaded_window(run: Run, direction: str) -> tuple[float, float] | None:
