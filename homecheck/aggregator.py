@@ -1,30 +1,86 @@
-"""Apply a profile to measurements: a pure function, no I/O.
+"""Apply a profile to measurements: a pure function, no I/O. The aggregator decides every verdict
+and why (`Cause`); renderers only present them.
 
-Per requirement:
-- no measurement -> NOT_MEASURED, with the probe's reason;
-- a number outside `min`/`max`, or a flag/category not in `allowed` -> FAIL;
-- a number past `warn_min`/`warn_max` -> WARN;
-- otherwise PASS.
-A `recommended` requirement never fails: its FAIL becomes WARN.
+Per requirement (verdict, cause):
+- a measurement -> compared with the limits, cause MEASURED:
+  - a number outside `min`/`max`, or a flag/category not in `allowed` -> FAIL;
+  - a number past `warn_min`/`warn_max` -> WARN;
+  - otherwise PASS;
+  - a `recommended` requirement never fails: its FAIL becomes WARN;
+- no measurement -> NOT_MEASURED, with the first reason that applies:
+  - the probe listed it as `Unmeasured` -> its reason and cause (PROBE_FAILED, STOPPED,
+    NEEDS_LONGER_RUN);
+  - the probe could not measure at all (`ProbeResult.reason`) -> that reason and cause;
+  - the probe ran but did not report it -> NOT_REPORTED (a bug in the probe);
+  - no probe of that area ran -> NOT_SELECTED (left out with --only).
 
-Overall: FAIL if any required line fails; otherwise NOT_MEASURED ("incomplete") if any required line
-could not be measured; otherwise WARN if any line warns; otherwise PASS.
+Findings -> verdict (`overall`), for the whole profile and for each area's lines alike:
+FAIL if a required line fails; otherwise NOT_MEASURED ("incomplete") if a required line could not
+be measured; otherwise WARN if any line warns (a recommended line that fails has become WARN);
+otherwise PASS. A recommended line that could not be measured does not change the verdict.
+
+Per area (`area_results`): the same rule over that area's lines, with one addition: an area whose
+lines are all NOT_SELECTED is NOT_MEASURED with cause NOT_SELECTED (renderers say "left out").
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from homecheck.metrics import BY_ID, area
-from homecheck.model import Finding, Level, Measurement, ProbeResult, Profile, Requirement, Verdict
+from homecheck.metrics import AREAS, BY_ID, area
+from homecheck.model import (
+    AreaResult,
+    Cause,
+    Finding,
+    Level,
+    Measurement,
+    ProbeResult,
+    Profile,
+    Requirement,
+    Verdict,
+)
 
 NOT_SELECTED = "not checked in this run (the area was left out with --only)"
 NOT_SELECTED_ADVICE = "Run homecheck without --only to check it."
+NOT_REPORTED = "this probe ran but did not report this value"
 
 
-def judge(profile: Profile, results: Sequence[ProbeResult]) -> tuple[tuple[Finding, ...], Verdict]:
+@dataclass(frozen=True)
+class Judgement:
+    """Everything the aggregator decides about one run; a `Report` carries all three."""
+
+    findings: tuple[Finding, ...]
+    areas: tuple[AreaResult, ...]
+    overall: Verdict
+
+
+def judge(profile: Profile, results: Sequence[ProbeResult]) -> Judgement:
     findings = tuple(_finding(req, results) for req in profile.requirements)
-    return findings, overall(findings)
+    return Judgement(findings, area_results(findings), overall(findings))
+
+
+def area_results(findings: Iterable[Finding]) -> tuple[AreaResult, ...]:
+    """One verdict per area that has lines, known areas in catalogue order, then the others."""
+    by_area: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_area.setdefault(area(finding.requirement.metric), []).append(finding)
+    order = [a for a in AREAS if a in by_area] + [a for a in by_area if a not in AREAS]
+    return tuple(_area_result(name, by_area[name]) for name in order)
+
+
+def _area_result(name: str, findings: Sequence[Finding]) -> AreaResult:
+    if all(f.cause is Cause.NOT_SELECTED for f in findings):
+        return AreaResult(name, Verdict.NOT_MEASURED, Cause.NOT_SELECTED)
+    verdict = overall(findings)
+    if verdict is Verdict.NOT_MEASURED:
+        first = next(
+            f
+            for f in findings
+            if f.verdict is Verdict.NOT_MEASURED and f.requirement.level is Level.REQUIRED
+        )
+        return AreaResult(name, verdict, first.cause)
+    return AreaResult(name, verdict, Cause.MEASURED)
 
 
 def overall(findings: Iterable[Finding]) -> Verdict:
@@ -43,14 +99,14 @@ def overall(findings: Iterable[Finding]) -> Verdict:
 def _finding(req: Requirement, results: Sequence[ProbeResult]) -> Finding:
     measurement = _find(req.metric, results)
     if measurement is None:
-        reason = _missing_reason(req.metric, results)
-        advice = NOT_SELECTED_ADVICE if reason == NOT_SELECTED else ""
-        return Finding(req, Verdict.NOT_MEASURED, None, reason, advice)
+        reason, cause = _missing(req.metric, results)
+        advice = NOT_SELECTED_ADVICE if cause is Cause.NOT_SELECTED else ""
+        return Finding(req, Verdict.NOT_MEASURED, cause, None, reason, advice)
     verdict, reason = _compare(req, measurement)
     if verdict is Verdict.FAIL and req.level is Level.RECOMMENDED:
         verdict = Verdict.WARN
     advice = "" if verdict is Verdict.PASS else req.advice
-    return Finding(req, verdict, measurement, reason, advice)
+    return Finding(req, verdict, Cause.MEASURED, measurement, reason, advice)
 
 
 def _find(metric: str, results: Sequence[ProbeResult]) -> Measurement | None:
@@ -61,15 +117,17 @@ def _find(metric: str, results: Sequence[ProbeResult]) -> Measurement | None:
     return None
 
 
-def _missing_reason(metric: str, results: Sequence[ProbeResult]) -> str:
+def _missing(metric: str, results: Sequence[ProbeResult]) -> tuple[str, Cause]:
     for result in results:
         for unmeasured in result.unmeasured:
             if unmeasured.metric == metric:
-                return unmeasured.reason
+                return unmeasured.reason, unmeasured.cause
     for result in results:
         if result.probe == area(metric):
-            return result.reason or "this probe ran but did not report this value"
-    return NOT_SELECTED
+            if result.reason:
+                return result.reason, result.cause
+            return NOT_REPORTED, Cause.NOT_REPORTED
+    return NOT_SELECTED, Cause.NOT_SELECTED
 
 
 def _compare(req: Requirement, m: Measurement) -> tuple[Verdict, str]:

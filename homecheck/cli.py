@@ -300,15 +300,16 @@ def _run(args: argparse.Namespace) -> int:
             outcome = run_probes(selected, options, live)
     else:
         outcome = run_probes(selected, options, None if args.quiet else PlainProgress())
-    findings, overall = aggregator.judge(profile, outcome.results)
+    judgement = aggregator.judge(profile, outcome.results)
     report = Report(
         tool_version=__version__,
         profile=profile,
         started_at=started_at,
         finished_at=_now(),
         results=tuple(outcome.results),
-        findings=findings,
-        overall=overall,
+        findings=judgement.findings,
+        areas=judgement.areas,
+        overall=judgement.overall,
         interrupted=outcome.interrupted,
     )
 
@@ -317,7 +318,7 @@ def _run(args: argparse.Namespace) -> int:
     _write_outputs(report, outputs)
     if outcome.interrupted:
         return EXIT_INTERRUPTED
-    return EXIT_CODES[overall]
+    return EXIT_CODES[judgement.overall]
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -1,7 +1,8 @@
 """The shared vocabulary: measurements, probe results, requirements, findings and the report.
 
 Everything here is a frozen dataclass or an enum. Probes produce `ProbeResult`s, the aggregator
-turns them plus a `Profile` into `Finding`s, and the renderers read a finished `Report`. Nothing in
+turns them plus a `Profile` into `Finding`s and `AreaResult`s (each with a `Cause`), and the
+renderers read a finished `Report`. Nothing in
 this module does I/O.
 """
 
@@ -25,6 +26,19 @@ class Verdict(StrEnum):
     WARN = "warn"
     FAIL = "fail"
     NOT_MEASURED = "not_measured"
+
+
+class Cause(StrEnum):
+    """Why a finding (or an area) has its verdict. The aggregator decides it; renderers read it
+    instead of matching reason texts."""
+
+    MEASURED = "measured"  # a value was measured and compared with the limit
+    NOT_SELECTED = "not_selected"  # the area was left out with --only
+    PROBE_FAILED = "probe_failed"  # the probe ran but could not measure it; the reason says why
+    STOPPED = "stopped"  # the run was stopped (Ctrl-C) before this was measured
+    NEEDS_LONGER_RUN = "needs_longer_run"  # measured only in a longer run (--duration)
+    # The probe ran but said nothing about this metric: a bug in the probe, not the setup.
+    NOT_REPORTED = "not_reported"
 
 
 class Level(StrEnum):
@@ -70,6 +84,7 @@ class Unmeasured:
 
     metric: str
     reason: str
+    cause: Cause = Cause.PROBE_FAILED
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,8 @@ class ProbeResult:
     series: tuple[Series, ...] = ()
     details: Mapping[str, JSON] = field(default_factory=dict)
     reason: str | None = None
+    # Why `reason` is set (Ctrl-C, or a failure); read only when there is a reason.
+    cause: Cause = Cause.PROBE_FAILED
     duration_s: float = 0.0
     # True when the probe was cut short (Ctrl-C, time bound, link lost) and kept what it had.
     partial: bool = False
@@ -153,11 +170,25 @@ class Profile:
 class Finding:
     requirement: Requirement
     verdict: Verdict
+    cause: Cause
     measurement: Measurement | None
     # Why the verdict is what it is, in plain words ("3.1 ms above the limit", "no microphone").
     reason: str
     # What to do about it; empty for a pass.
     advice: str
+
+
+@dataclass(frozen=True)
+class AreaResult:
+    """The aggregator's verdict on one area (system, network, audio) of the profile.
+
+    `cause` is NOT_SELECTED when the area was left out with --only, the cause of the first
+    required line that could not be measured when the verdict is NOT_MEASURED, else MEASURED.
+    """
+
+    area: str
+    verdict: Verdict
+    cause: Cause
 
 
 @dataclass(frozen=True)
@@ -168,6 +199,8 @@ class Report:
     finished_at: str
     results: tuple[ProbeResult, ...]
     findings: tuple[Finding, ...]
+    # One per area the profile has lines for; renderers show these, never recompute them.
+    areas: tuple[AreaResult, ...]
     overall: Verdict
     interrupted: bool = False
 
@@ -177,3 +210,6 @@ class Report:
             if found is not None:
                 return found
         return None
+
+    def area(self, name: str) -> AreaResult | None:
+        return next((a for a in self.areas if a.area == name), None)

@@ -14,6 +14,9 @@ from typing import ClassVar, Protocol
 
 from homecheck.model import ProbeResult
 
+# The reason every probe gives for what Ctrl-C left unmeasured (cause STOPPED).
+STOPPED_REASON = "stopped by the user (Ctrl-C) before this was measured"
+
 
 def _ignore_progress(fraction: float, message: str) -> None:
     """Default progress sink: nothing listens."""

@@ -18,12 +18,11 @@ from dataclasses import dataclass, field, replace
 from types import FrameType
 from typing import Protocol
 
-from homecheck.model import ProbeResult
-from homecheck.probe import Probe, ProbeContext, ProbeError, ProbeOptions
+from homecheck.model import Cause, ProbeResult
+from homecheck.probe import STOPPED_REASON, Probe, ProbeContext, ProbeError, ProbeOptions
 
 # After Ctrl-C, how long a running probe may take to hand back its partial result.
 CANCEL_GRACE_S = 2.0
-STOPPED_REASON = "stopped by the user (Ctrl-C) before this was measured"
 
 
 class Listener(Protocol):
@@ -74,7 +73,8 @@ def run_probes(
         for index, probe in enumerate(probes):
             if cancelled.is_set():
                 outcome.results.extend(
-                    ProbeResult(probe=p.name, reason=STOPPED_REASON) for p in probes[index:]
+                    ProbeResult(probe=p.name, reason=STOPPED_REASON, cause=Cause.STOPPED)
+                    for p in probes[index:]
                 )
                 break
             result = _run_one(probe, options, cancelled, listen, poll_s)
@@ -156,7 +156,11 @@ def _run_one(
     elapsed = round(time.monotonic() - started, 3)
     if cancelled.is_set():
         return ProbeResult(
-            probe=probe.name, reason=STOPPED_REASON, duration_s=elapsed, partial=True
+            probe=probe.name,
+            reason=STOPPED_REASON,
+            cause=Cause.STOPPED,
+            duration_s=elapsed,
+            partial=True,
         )
     return ProbeResult(
         probe=probe.name,

@@ -23,10 +23,11 @@ from functools import cache
 import jinja2
 from markupsafe import Markup
 
+from homecheck import metrics
 from homecheck.metrics import BY_ID
 from homecheck.model import JSON, Finding, Level, ProbeResult, Report, Verdict
 from reports import charts, figures, scales, words
-from reports.json_report import SUMMARIES
+from reports import vocabulary as vocab
 
 
 @dataclass(frozen=True)
@@ -96,18 +97,18 @@ _FACT_LABELS = {
 
 
 def render(report: Report) -> str:
-    areas = [_area(report, key, index) for index, key in enumerate(words.areas(report))]
+    areas = [_area(report, key, index) for index, key in enumerate(vocab.areas(report))]
     return _template().render(
         report=report,
-        headline=words.headline(report.overall),
-        summary=SUMMARIES[report.overall],
+        headline=vocab.headline(report.overall),
+        summary=vocab.SUMMARIES[report.overall],
         counts=words.counts(report.findings),
         to_fix=words.to_fix(report.findings),
         areas=areas,
         contents=_contents(report, areas),
-        started=words.when(report.started_at),
-        finished=words.when(report.finished_at),
-        verdict_words=words.VERDICT_WORDS,
+        started=vocab.when(report.started_at),
+        finished=vocab.when(report.finished_at),
+        verdict_words=vocab.VERDICT_WORDS,
         Verdict=Verdict,
     )
 
@@ -128,27 +129,10 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "area"
 
 
-def area_verdict(findings: Sequence[Finding]) -> Verdict | None:
-    """The worst line of an area, read like the overall verdict (a recommended line never fails)."""
-    if not findings:
-        return None
-    verdicts = {f.verdict for f in findings}
-    required_missing = any(
-        f.verdict is Verdict.NOT_MEASURED and f.requirement.level is Level.REQUIRED
-        for f in findings
-    )
-    if Verdict.FAIL in verdicts:
-        return Verdict.FAIL
-    if required_missing:
-        return Verdict.NOT_MEASURED
-    if Verdict.WARN in verdicts:
-        return Verdict.WARN
-    return Verdict.PASS if verdicts == {Verdict.PASS} else Verdict.NOT_MEASURED
-
-
 def _area(report: Report, key: str, index: int) -> Area:
     result = next((r for r in report.results if r.probe == key), None)
-    findings = [f for f in report.findings if words.area_of(f.requirement.metric) == key]
+    findings = [f for f in report.findings if metrics.area(f.requirement.metric) == key]
+    judged = report.area(key)
     requirements = {r.metric: r for r in report.profile.requirements}
     chart_list = figures.charts_for(result.series, requirements) if result else []
     drawable = [c for c in chart_list if charts.has_data(c)]
@@ -157,8 +141,8 @@ def _area(report: Report, key: str, index: int) -> Area:
     return Area(
         key=key,
         anchor=anchor,
-        title=words.area_title(key),
-        verdict=area_verdict(findings),
+        title=vocab.area_title(key),
+        verdict=judged.verdict if judged is not None else None,
         status=_status(result, findings),
         rows=tuple(_row(f, explain=_shared_reason(result, findings) is None) for f in findings),
         others=_others(result, {f.requirement.metric for f in findings}) if result else (),
@@ -199,9 +183,9 @@ def _row(finding: Finding, *, explain: bool = True) -> Row:
     return Row(
         label=finding.requirement.label,
         recommended=finding.requirement.level is Level.RECOMMENDED,
-        measured=words.measured_text(finding),
+        measured=vocab.measured_text(finding),
         method=m.method if m is not None and isinstance(m.method, str) else "",
-        required=words.required_text(finding),
+        required=vocab.required_text(finding),
         verdict=finding.verdict,
         explanation=explanation,
     )
@@ -210,7 +194,7 @@ def _row(finding: Finding, *, explain: bool = True) -> Row:
 def _others(result: ProbeResult, judged: set[str]) -> tuple[Fact, ...]:
     """Values the probe measured that the profile does not judge, and why others are missing."""
     facts = [
-        Fact(_metric_label(m.metric), words.value_text(m.value, m.unit))
+        Fact(_metric_label(m.metric), vocab.value_text(m.value, m.unit))
         for m in result.measurements
         if m.metric not in judged
     ]
@@ -260,7 +244,7 @@ def _humanise(key: str) -> str:
 def _cell(value: JSON) -> str:
     if isinstance(value, Mapping | list | tuple):
         return json.dumps(value, ensure_ascii=False, default=str)
-    return words.value_text(value, "")
+    return vocab.value_text(value, "")
 
 
 def _details(details: Mapping[str, JSON]) -> tuple[tuple[Fact, ...], tuple[Table, ...]]:

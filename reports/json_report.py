@@ -2,6 +2,10 @@
 
 `to_dict` / `from_dict` round-trip a `Report`, so a saved report can be rendered again
 (`homecheck report FILE --html ...`). Bump SCHEMA_VERSION on any change a reader would notice.
+
+Version 2 added each finding's `cause`, the per-area verdicts (`areas`), and the cause of each
+probe's reason and unmeasured metric. A version 1 report is still read: only there, when loading,
+the aggregator fills in what version 1 did not record (the saved verdicts are kept as they are).
 """
 
 from __future__ import annotations
@@ -12,8 +16,11 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
+from homecheck import aggregator
 from homecheck.model import (
     JSON,
+    AreaResult,
+    Cause,
     Finding,
     Level,
     Measurement,
@@ -25,17 +32,11 @@ from homecheck.model import (
     Unmeasured,
     Verdict,
 )
+from reports.vocabulary import SUMMARIES, area_title
 
-SCHEMA_VERSION = 1
-
-SUMMARIES = {
-    Verdict.PASS: "Ready: this setup meets every requirement.",
-    Verdict.WARN: "Ready, with warnings: it meets the requirements, but fix the lines marked WARN "
-    "to avoid problems on calls.",
-    Verdict.FAIL: "Not ready yet: fix the lines marked FAIL, then run homecheck again.",
-    Verdict.NOT_MEASURED: "Incomplete: some required lines could not be measured. Fix the reason "
-    "shown on each NOT MEASURED line and run homecheck again.",
-}
+SCHEMA_VERSION = 2
+# Versions `from_dict` reads; version 1 lacks the causes and the area verdicts.
+READABLE_VERSIONS = (1, 2)
 
 
 def schema() -> dict[str, Any]:
@@ -63,6 +64,15 @@ def to_dict(report: Report) -> dict[str, Any]:
         "finished_at": report.finished_at,
         "interrupted": report.interrupted,
         "overall": {"verdict": report.overall.value, "summary": SUMMARIES[report.overall]},
+        "areas": [
+            {
+                "area": a.area,
+                "title": area_title(a.area),
+                "verdict": a.verdict.value,
+                "cause": a.cause.value,
+            }
+            for a in report.areas
+        ],
         "findings": [_finding(f) for f in report.findings],
         "probes": [_result(r) for r in report.results],
     }
@@ -94,6 +104,7 @@ def _finding(finding: Finding) -> dict[str, Any]:
         "label": finding.requirement.label,
         "level": finding.requirement.level.value,
         "verdict": finding.verdict.value,
+        "cause": finding.cause.value,
         "measured": None if m is None else _value(m.value),
         "unit": unit,
         "required": finding.requirement.describe(unit),
@@ -124,8 +135,12 @@ def _result(result: ProbeResult) -> dict[str, Any]:
         "duration_s": result.duration_s,
         "partial": result.partial,
         "reason": result.reason,
+        "cause": result.cause.value,
         "measurements": [_measurement(m) for m in result.measurements],
-        "unmeasured": [{"metric": u.metric, "reason": u.reason} for u in result.unmeasured],
+        "unmeasured": [
+            {"metric": u.metric, "reason": u.reason, "cause": u.cause.value}
+            for u in result.unmeasured
+        ],
         "series": [
             {
                 "name": s.name,
@@ -155,8 +170,10 @@ def from_dict(data: Mapping[str, Any]) -> Report:
     """A `Report` from parsed JSON, with every field type-checked (the file may have been edited).
     Raises ValueError (one line) if it is not a usable homecheck report. JSON null where a number
     belongs is read back as NaN, which is what `to_dict` wrote as null."""
-    if not isinstance(data, Mapping) or data.get("schema_version") != SCHEMA_VERSION:
-        raise ValueError(f"not a homecheck report with schema_version {SCHEMA_VERSION}")
+    version = data.get("schema_version") if isinstance(data, Mapping) else None
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
+        readable = " or ".join(str(v) for v in READABLE_VERSIONS)
+        raise ValueError(f"not a homecheck report with schema_version {readable}")
     try:
         profile_data = _obj(data, "profile")
         requirements = tuple(
@@ -181,17 +198,32 @@ def from_dict(data: Mapping[str, Any]) -> Report:
             sha256=_text(profile_data, "sha256"),
             source=_text(profile_data, "source"),
         )
-        results = tuple(_load_result(r) for r in _objs(data, "probes"))
+        results = tuple(_load_result(r, version) for r in _objs(data, "probes"))
         measurements = {m.metric: m for r in results for m in r.measurements}
+        # Version 1 recorded no causes: the aggregator derives them from the saved measurements.
+        derived = (
+            {f.requirement.metric: f.cause for f in aggregator.judge(profile, results).findings}
+            if version == 1
+            else None
+        )
         findings = tuple(
             Finding(
                 requirement=by_metric[_text(f, "metric")],
                 verdict=Verdict(f["verdict"]),
+                cause=Cause(f["cause"]) if derived is None else derived[f["metric"]],
                 measurement=measurements.get(f["metric"]),
                 reason=_text(f, "reason"),
                 advice=_text(f, "advice"),
             )
             for f in _objs(data, "findings")
+        )
+        areas = (
+            tuple(
+                AreaResult(_text(a, "area"), Verdict(a["verdict"]), Cause(a["cause"]))
+                for a in _objs(data, "areas")
+            )
+            if derived is None
+            else aggregator.area_results(findings)
         )
         return Report(
             tool_version=_text(_obj(data, "tool"), "version"),
@@ -200,6 +232,7 @@ def from_dict(data: Mapping[str, Any]) -> Report:
             finished_at=_text(data, "finished_at"),
             results=results,
             findings=findings,
+            areas=areas,
             overall=Verdict(_obj(data, "overall")["verdict"]),
             interrupted=_flag(data, "interrupted"),
         )
@@ -207,7 +240,8 @@ def from_dict(data: Mapping[str, Any]) -> Report:
         raise ValueError(f"a homecheck report, but damaged ({type(exc).__name__}: {exc})") from None
 
 
-def _load_result(r: Mapping[str, Any]) -> ProbeResult:
+def _load_result(r: Mapping[str, Any], version: int) -> ProbeResult:
+    """One probe's result; a version 1 report has no causes, so they keep their defaults."""
     details: dict[str, JSON] = dict(_obj(r, "details"))
     reason = r["reason"]
     if reason is not None and not isinstance(reason, str):
@@ -225,7 +259,10 @@ def _load_result(r: Mapping[str, Any]) -> ProbeResult:
             for m in _objs(r, "measurements")
         ),
         unmeasured=tuple(
-            Unmeasured(_text(u, "metric"), _text(u, "reason")) for u in _objs(r, "unmeasured")
+            Unmeasured(_text(u, "metric"), _text(u, "reason"))
+            if version == 1
+            else Unmeasured(_text(u, "metric"), _text(u, "reason"), Cause(u["cause"]))
+            for u in _objs(r, "unmeasured")
         ),
         series=tuple(
             Series(
@@ -239,6 +276,7 @@ def _load_result(r: Mapping[str, Any]) -> ProbeResult:
         ),
         details=details,
         reason=reason,
+        cause=Cause.PROBE_FAILED if version == 1 else Cause(r["cause"]),
         duration_s=_float(r["duration_s"], "duration_s"),
         partial=_flag(r, "partial"),
     )

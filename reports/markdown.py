@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 
+from homecheck.metrics import area
 from homecheck.model import Level, Report
+from reports import vocabulary as vocab
 from reports import words
-from reports.json_report import SUMMARIES
 
 # CommonMark lets a backslash escape any ASCII punctuation; these are the ones that change meaning
 # inside a line or a table cell (emphasis, code, links, raw HTML, table columns, strike-through).
@@ -25,25 +26,30 @@ def md(text: object) -> str:
 
 
 def render(report: Report) -> str:
-    icon = words.VERDICT_ICONS[report.overall]
+    icon = vocab.VERDICT_ICONS[report.overall]
     out = [
-        f"## homecheck: {icon} {words.headline(report.overall)}",
+        f"## homecheck: {icon} {vocab.headline(report.overall)}",
         "",
-        md(SUMMARIES[report.overall]),
+        md(vocab.SUMMARIES[report.overall]),
     ]
     if report.interrupted:
         out += ["", "*The run was stopped before the end: this report is partial.*"]
     tally = ", ".join(
-        f"{n} {words.VERDICT_WORDS[verdict]}" for verdict, n in words.counts(report.findings)
+        f"{n} {vocab.VERDICT_WORDS[verdict]}" for verdict, n in words.counts(report.findings)
     )
     if tally:
         out += ["", f"Lines: {tally}."]
+    if report.areas:
+        by_area = " · ".join(
+            f"{md(vocab.area_title(a.area))}: {md(vocab.area_badge(a))}" for a in report.areas
+        )
+        out += ["", f"Areas: {by_area}."]
 
     fixes = words.to_fix(report.findings)
     if fixes:
         out += ["", "### What to fix", ""]
         for item in fixes:
-            head = f"- {words.VERDICT_ICONS[item.verdict]} **{words.VERDICT_WORDS[item.verdict]}** "
+            head = f"- {vocab.VERDICT_ICONS[item.verdict]} **{vocab.VERDICT_WORDS[item.verdict]}** "
             head += md(", ".join(item.labels))
             if not item.required_level:
                 head += " (recommended)"
@@ -57,13 +63,13 @@ def render(report: Report) -> str:
 
     out += ["", "| Area | Requirement | Measured | Required | Verdict |", "|---|---|---|---|---|"]
     for finding in report.findings:
-        area = words.area_title(words.area_of(finding.requirement.metric))
-        verdict = f"{words.VERDICT_ICONS[finding.verdict]} {words.VERDICT_WORDS[finding.verdict]}"
+        title = vocab.area_title(area(finding.requirement.metric))
+        verdict = vocab.badge(finding.verdict)
         cells = (
-            area,
+            title,
             finding.requirement.label,
-            words.measured_text(finding),
-            words.required_text(finding)
+            vocab.measured_text(finding),
+            vocab.required_text(finding)
             + (" (recommended)" if finding.requirement.level is Level.RECOMMENDED else ""),
         )
         out.append("| " + " | ".join(md(c) for c in cells) + f" | {verdict} |")
@@ -72,7 +78,7 @@ def render(report: Report) -> str:
     out += [
         "",
         f"homecheck {md(report.tool_version)} · profile {md(profile.name)} "
-        f"(SHA-256 {md(profile.sha256)}) · {md(words.when(report.finished_at))}",
+        f"(SHA-256 {md(profile.sha256)}) · {md(vocab.when(report.finished_at))}",
         "",
     ]
     return "\n".join(out)

@@ -15,23 +15,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from homecheck.aggregator import NOT_SELECTED
-from homecheck.metrics import AREAS, area
-from homecheck.model import Finding, Level, Measurement, Report, Verdict
-from reports.json_report import SUMMARIES
-
-BADGES: dict[Verdict, tuple[str, str]] = {
-    Verdict.PASS: ("✔ PASS", "green"),
-    Verdict.WARN: ("! WARN", "yellow"),
-    Verdict.FAIL: ("✘ FAIL", "bold red"),
-    Verdict.NOT_MEASURED: ("? NOT MEASURED", "magenta"),
-}
-HEADLINES = {
-    Verdict.PASS: "READY",
-    Verdict.WARN: "READY, WITH WARNINGS",
-    Verdict.FAIL: "NOT READY",
-    Verdict.NOT_MEASURED: "INCOMPLETE",
-}
+from homecheck.metrics import area
+from homecheck.model import Cause, Finding, Level, Report, Verdict
+from reports import vocabulary as vocab
 
 
 def render(report: Report, *, color: bool = False, width: int = 110) -> str:
@@ -63,8 +49,9 @@ def render(report: Report, *, color: bool = False, width: int = 110) -> str:
     ordered = sorted(report.findings, key=lambda f: _area_rank(area(f.requirement.metric)))
     for name, group in groupby(ordered, key=lambda f: area(f.requirement.metric)):
         findings = list(group)
-        title_text = AREAS.get(name, name.capitalize())
-        if all(f.reason == NOT_SELECTED for f in findings):
+        title_text = vocab.area_title(name)
+        judged = report.area(name)
+        if judged is not None and judged.cause is Cause.NOT_SELECTED:
             left_out.append(title_text)
             continue
         shared = _shared_reason(findings)
@@ -73,7 +60,7 @@ def render(report: Report, *, color: bool = False, width: int = 110) -> str:
             Text(title_text.upper(), style="bold"),
             "",
             "",
-            "",
+            _badge(judged.verdict) if judged is not None else "",
             f"Not measured: {shared}" if shared else "",
         )
         for finding in findings:
@@ -86,16 +73,19 @@ def render(report: Report, *, color: bool = False, width: int = 110) -> str:
         console.print(line)
     if left_out:
         console.print(
-            f"Not checked in this run (left out with --only): {', '.join(left_out)}. "
+            f"Not checked in this run ({vocab.LEFT_OUT}): {', '.join(left_out)}. "
             "Run homecheck without --only for a complete check."
         )
-    badge, style = BADGES[report.overall]
-    icon = badge.split()[0]
+    icon, style = vocab.VERDICT_ICONS[report.overall], vocab.TERMINAL_STYLES[report.overall]
     console.print(
-        Text.assemble(("Overall: ", "bold"), (f"{icon} {HEADLINES[report.overall]}", style))
+        Text.assemble(("Overall: ", "bold"), (f"{icon} {vocab.headline(report.overall)}", style))
     )
-    console.print(SUMMARIES[report.overall])
+    console.print(vocab.SUMMARIES[report.overall])
     return out.getvalue()
+
+
+def _badge(verdict: Verdict) -> Text:
+    return Text(vocab.badge(verdict), style=vocab.TERMINAL_STYLES[verdict])
 
 
 def _busiest(report: Report) -> list[str]:
@@ -132,43 +122,21 @@ def _shared_reason(findings: list[Finding]) -> str | None:
 
 
 def _area_rank(name: str) -> int:
-    names = list(AREAS)
+    names = vocab.AREA_ORDER
     return names.index(name) if name in names else len(names)
 
 
 def _row(finding: Finding) -> tuple[str, str, str, Text, str]:
-    badge, style = BADGES[finding.verdict]
     label = finding.requirement.label
     if finding.requirement.level is Level.RECOMMENDED:
         label += " (recommended)"
-    unit = finding.measurement.unit if finding.measurement else ""
     return (
         label,
-        measured_text(finding.measurement),
-        finding.requirement.describe(unit),
-        Text(badge, style=style),
+        vocab.measured_text(finding),
+        vocab.required_text(finding),
+        _badge(finding.verdict),
         _explain(finding),
     )
-
-
-def measured_text(m: Measurement | None) -> str:
-    """A measured value as a person reads it: "42.1 Mbit/s", "yes", "wired", "—"."""
-    if m is None:
-        return "—"
-    value = m.value
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int | float):
-        magnitude = abs(value)
-        text = (
-            f"{value:.0f}"
-            if magnitude >= 100
-            else f"{value:.1f}"
-            if magnitude >= 10
-            else f"{value:.3g}"
-        )
-        return f"{text} {m.unit}".strip()
-    return value
 
 
 def _explain(finding: Finding) -> str:

@@ -1,11 +1,14 @@
-"""The aggregator as tables: requirement + measurement -> verdict, and findings -> overall."""
+"""The aggregator as tables: requirement + measurement -> verdict and cause, findings -> overall,
+and an area's findings -> the area's verdict."""
 
 from __future__ import annotations
 
 import pytest
 
-from homecheck.aggregator import NOT_SELECTED, judge, overall
+from homecheck.aggregator import NOT_REPORTED, NOT_SELECTED, area_results, judge, overall
 from homecheck.model import (
+    AreaResult,
+    Cause,
     Finding,
     Level,
     Measurement,
@@ -77,10 +80,11 @@ def _result(probe: str, **values: float | bool | str) -> ProbeResult:
 def test_number_limits(
     limits: dict[str, float], level: Level, value: float, expected: Verdict
 ) -> None:
-    findings, _ = judge(
+    findings = judge(
         _profile(_req(level=level, **limits)), [_result("network", download_mbps=value)]
-    )
+    ).findings
     assert findings[0].verdict is expected
+    assert findings[0].cause is Cause.MEASURED
     assert (findings[0].advice == "") is (expected is P)
 
 
@@ -106,39 +110,78 @@ def test_allowed_values(
 ) -> None:
     req = _req(metric, level, allowed=allowed)
     result = ProbeResult("network", (Measurement(metric, value, ""),))
-    findings, _ = judge(_profile(req), [result])
-    assert findings[0].verdict is expected
+    assert judge(_profile(req), [result]).findings[0].verdict is expected
 
 
 def test_a_category_where_a_number_is_required_fails() -> None:
     result = ProbeResult("network", (Measurement("network.download_mbps", "fast", ""),))
-    findings, _ = judge(_profile(_req(min=1.0)), [result])
-    assert findings[0].verdict is F
+    assert judge(_profile(_req(min=1.0)), [result]).findings[0].verdict is F
+
+
+STOP = "stopped by the user (Ctrl-C) before this was measured"
 
 
 @pytest.mark.parametrize(
-    ("results", "reason"),
+    ("results", "reason", "cause"),
     [
-        ([], NOT_SELECTED),
-        ([ProbeResult("network", reason="no route to the server")], "no route to the server"),
+        ([], NOT_SELECTED, Cause.NOT_SELECTED),
+        ([_result("system", ram_total_gb=8.0)], NOT_SELECTED, Cause.NOT_SELECTED),
+        (
+            [ProbeResult("network", reason="no route to the server")],
+            "no route to the server",
+            Cause.PROBE_FAILED,
+        ),
+        ([ProbeResult("network", reason=STOP, cause=Cause.STOPPED)], STOP, Cause.STOPPED),
         (
             [ProbeResult("network", unmeasured=(Unmeasured("network.download_mbps", "UDP only"),))],
             "UDP only",
+            Cause.PROBE_FAILED,
         ),
-        ([ProbeResult("network")], "this probe ran but did not report this value"),
+        (
+            [
+                ProbeResult(
+                    "network",
+                    unmeasured=(Unmeasured("network.download_mbps", STOP, Cause.STOPPED),),
+                )
+            ],
+            STOP,
+            Cause.STOPPED,
+        ),
+        (
+            [
+                ProbeResult(
+                    "network",
+                    unmeasured=(
+                        Unmeasured(
+                            "network.download_mbps", "use --duration", Cause.NEEDS_LONGER_RUN
+                        ),
+                    ),
+                    reason="the probe's own reason comes second",
+                )
+            ],
+            "use --duration",
+            Cause.NEEDS_LONGER_RUN,
+        ),
+        ([ProbeResult("network")], NOT_REPORTED, Cause.NOT_REPORTED),
     ],
 )
-def test_missing_measurement_is_not_measured_with_the_reason(
-    results: list[ProbeResult], reason: str
+def test_missing_measurement_is_not_measured_with_the_reason_and_cause(
+    results: list[ProbeResult], reason: str, cause: Cause
 ) -> None:
-    findings, verdict = judge(_profile(_req(min=1.0)), results)
-    assert findings[0].verdict is N
-    assert findings[0].reason == reason
-    assert verdict is N
+    judgement = judge(_profile(_req(min=1.0)), results)
+    finding = judgement.findings[0]
+    assert (finding.verdict, finding.reason, finding.cause) == (N, reason, cause)
+    assert (finding.advice != "") is (cause is Cause.NOT_SELECTED)
+    assert judgement.overall is N
+    assert judgement.areas == (AreaResult("network", N, cause),)
 
 
-def _finding(verdict: Verdict, level: Level) -> Finding:
-    return Finding(_req(level=level, min=1.0), verdict, None, "", "")
+def _finding(
+    verdict: Verdict, level: Level, cause: Cause | None = None, metric: str = "network.mos"
+) -> Finding:
+    if cause is None:
+        cause = Cause.PROBE_FAILED if verdict is N else Cause.MEASURED
+    return Finding(_req(metric, level, min=1.0), verdict, cause, None, "", "")
 
 
 @pytest.mark.parametrize(
@@ -160,14 +203,63 @@ def test_overall(lines: list[tuple[Verdict, Level]], expected: Verdict) -> None:
     assert overall(_finding(v, level) for v, level in lines) is expected
 
 
+ML, NS, PF, ST = Cause.MEASURED, Cause.NOT_SELECTED, Cause.PROBE_FAILED, Cause.STOPPED
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # the overall rule, applied to one area's lines
+        ([(P, REQ, ML), (P, REC, ML)], (P, ML)),
+        ([(P, REQ, ML), (W, REC, ML)], (W, ML)),
+        ([(P, REQ, ML), (F, REQ, ML), (N, REQ, PF)], (F, ML)),
+        ([(W, REQ, ML), (N, REQ, PF)], (N, PF)),
+        ([(P, REQ, ML), (N, REQ, ST), (N, REQ, PF)], (N, ST)),  # the first line not measured
+        ([(W, REQ, ML), (N, REC, PF)], (W, ML)),
+        # review defect D5: a recommended line that could not be measured does not block,
+        # so the area passes as the overall verdict does (the old HTML badge said not measured)
+        ([(P, REQ, ML), (N, REC, PF)], (P, ML)),
+        ([(N, REC, PF)], (P, ML)),
+        # an area left out with --only
+        ([(N, REQ, NS), (N, REC, NS)], (N, NS)),
+        ([(N, REC, NS)], (N, NS)),
+    ],
+)
+def test_area_verdict(
+    lines: list[tuple[Verdict, Level, Cause]], expected: tuple[Verdict, Cause]
+) -> None:
+    findings = [_finding(v, level, cause) for v, level, cause in lines]
+    assert area_results(findings) == (AreaResult("network", *expected),)
+    if expected[1] is not NS:
+        assert expected[0] is overall(findings)
+
+
+def test_areas_in_catalogue_order_then_others() -> None:
+    findings = [
+        _finding(P, REQ, metric="webcam.fps"),
+        _finding(F, REQ, metric="audio.hum_db"),
+        _finding(N, REQ, NS, metric="network.mos"),
+        _finding(W, REQ, metric="system.ram_total_gb"),
+        _finding(P, REQ, metric="audio.clipping_pct"),
+    ]
+    assert area_results(findings) == (
+        AreaResult("system", W, ML),
+        AreaResult("network", N, NS),
+        AreaResult("audio", F, ML),
+        AreaResult("webcam", P, ML),
+    )
+
+
 def test_judge_keeps_profile_order_and_uses_first_measurement() -> None:
     reqs = (_req("system.ram_total_gb", min=4.0), _req("network.download_mbps", min=10.0))
     results = [_result("network", download_mbps=5.0), _result("system", ram_total_gb=8.0)]
-    findings, verdict = judge(_profile(*reqs), results)
+    judgement = judge(_profile(*reqs), results)
+    findings = judgement.findings
     assert [f.requirement.metric for f in findings] == [
         "system.ram_total_gb",
         "network.download_mbps",
     ]
     assert [f.verdict for f in findings] == [P, F]
-    assert verdict is F
+    assert judgement.overall is F
+    assert judgement.areas == (AreaResult("system", P, ML), AreaResult("network", F, ML))
     assert "below the minimum" in findings[1].reason

@@ -7,8 +7,8 @@ import time
 from typing import ClassVar
 
 from homecheck.model import Measurement, ProbeResult
-from homecheck.probe import ProbeContext, ProbeError, ProbeOptions
-from homecheck.runner import STOPPED_REASON, run_probes
+from homecheck.probe import STOPPED_REASON, ProbeContext, ProbeError, ProbeOptions
+from homecheck.runner import run_probes
 
 
 class _Probe:

@@ -7,11 +7,9 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
-
-from homecheck.model import Measurement, ProbeResult, Report, Series, Unmeasured, Verdict
+from homecheck.model import Measurement, ProbeResult, Report, Series, Unmeasured
 from reports import OutputFormat, html, render
-from tests.reports.conftest import HOSTILE_DEVICE, HOSTILE_PROCESS, make_report, system_result
+from tests.support.canned import HOSTILE_DEVICE, HOSTILE_PROCESS, make_report, system_result
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -163,34 +161,3 @@ def test_every_output_format_renders(full_report: Report) -> None:
     for fmt in OutputFormat:
         text = render(full_report, fmt)
         assert isinstance(text, str) and len(text) > 200, fmt
-
-
-@pytest.mark.parametrize(
-    ("verdicts", "expected"),
-    [
-        ((), None),
-        (("pass", "pass"), Verdict.PASS),
-        (("pass", "warn"), Verdict.WARN),
-        (("warn", "recommended-nm"), Verdict.WARN),
-        (("pass", "nm"), Verdict.NOT_MEASURED),
-        (("recommended-nm",), Verdict.NOT_MEASURED),
-        (("warn", "nm", "fail"), Verdict.FAIL),
-    ],
-)
-def test_area_verdict(
-    verdicts: tuple[str, ...], expected: Verdict | None, full_report: Report
-) -> None:
-    from dataclasses import replace
-
-    from homecheck.model import Level
-
-    base = full_report.findings[0]
-    findings = []
-    for word in verdicts:
-        level = Level.RECOMMENDED if word.startswith("recommended-") else Level.REQUIRED
-        verdict = {"pass": Verdict.PASS, "warn": Verdict.WARN, "fail": Verdict.FAIL}.get(
-            word.removeprefix("recommended-"), Verdict.NOT_MEASURED
-        )
-        requirement = replace(base.requirement, level=level)
-        findings.append(replace(base, requirement=requirement, verdict=verdict))
-    assert html.area_verdict(findings) is expected

@@ -25,7 +25,7 @@ import pytest
 
 from homecheck.model import Report
 from reports import OutputFormat, render
-from tests.reports.conftest import HOSTILE_DEVICE, HOSTILE_PROCESS
+from tests.support.canned import HOSTILE_DEVICE, HOSTILE_PROCESS
 from tests.support.environment import need
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"

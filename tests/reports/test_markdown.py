@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from homecheck.model import Measurement, ProbeResult, Report
 from reports import markdown
-from tests.reports.conftest import make_report, system_result
+from tests.support.canned import make_report, system_result
 
 
 def _unescaped_pipes(line: str) -> int:

@@ -15,7 +15,8 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
-from homecheck.model import JSON, Measurement, ProbeResult, Series, Unmeasured
+from homecheck.model import JSON, Cause, Measurement, ProbeResult, Series, Unmeasured
+from homecheck.probe import STOPPED_REASON
 from probes.network.analysis import callquality, emodel
 from probes.network.analysis.callquality import LossStats
 from probes.network.analysis.loss import Counted, ProbeLoss, probe_loss
@@ -37,7 +38,7 @@ LOST = (
     "the connection to the test server was lost during the test, so this was not measured; "
     "check your connection (cable, Wi-Fi) and run homecheck again"
 )
-STOPPED = "stopped by the user (Ctrl-C) before this was measured"
+STOPPED = STOPPED_REASON
 UDP_BLOCKED = (
     "voice traffic (UDP) is blocked on this network, so this could not be measured; "
     "see the 'Voice traffic (UDP) gets through' line"
@@ -46,6 +47,8 @@ NEEDS_DURATION = (
     "measured only in a longer run: use --duration 60 (or more) to check the connection's "
     "stability over time"
 )
+# Reasons above that are no failure to measure: the aggregator reads the cause, never the text.
+CAUSES = {STOPPED: Cause.STOPPED, NEEDS_DURATION: Cause.NEEDS_LONGER_RUN}
 # What the call-like stream gives (a lost connection or blocked UDP leaves all of them out).
 CALL_METRICS = (
     "latency_ms",
@@ -92,7 +95,8 @@ class Out:
     details: dict[str, JSON] = field(default_factory=dict)
 
     def missing(self, reason: str, *metrics: str) -> None:
-        self.unmeasured.extend(Unmeasured(f"network.{m}", reason) for m in metrics)
+        cause = CAUSES.get(reason, Cause.PROBE_FAILED)
+        self.unmeasured.extend(Unmeasured(f"network.{m}", reason, cause) for m in metrics)
 
 
 def loaded_window(run: Run, direction: str) -> tuple[float, float] | None:
