@@ -33,15 +33,17 @@ input volume slider moves it by tens of dB), so the same room reads -60 or -40 d
 the voice to the room is what the customer hears, so profiles judge audio.speech_snr_db first
 (required) and the noise floor second (recommended).
 
-Default thresholds (homecheck/profiles/*.toml, sources there): speech-to-noise >= 15 dB (ideally
-25), background <= -40 dBFS (-50), intermittent <= -30 dBFS, clipping <= 1 % (0.1 %), hum <= 20 dB
-(10), a USB or wired headset.
+Default thresholds (homecheck/profiles/*.toml, with their sources there): speech-to-noise at least
+15 dB (ideally 25), background at most -40 dBFS (ideally -50), intermittent noise at most -30 dBFS,
+clipping at most 1 % (ideally 0.1 %), hum at most 20 dB (ideally 10), a USB or wired headset.
 
-Privacy: sound is analysed in memory while it is recorded, then discarded; never written to disk
-or sent. Reports keep numbers only, and device names without owners' names.
+Privacy: sound is analysed in memory while it is recorded and then discarded; it is never written
+to disk or sent anywhere. Reports keep numbers only, and device names without owners' names.
 
-How: sounddevice (PortAudio) at the device's native rate (resampling changes levels); analysis,
-devices and the in-memory recording in probes/audio/{analysis,devices,headset,recorder}.py.
+How: sounddevice (PortAudio) at a rate the device runs at natively (resampling in the sound server
+changes levels), numpy for the analysis (probes/audio/analysis.py), devices in
+probes/audio/devices.py and probes/audio/headset.py, the in-memory recording in
+probes/audio/recorder.py.
 """
 
 from __future__ import annotations

@@ -28,6 +28,8 @@ from reports import OutputFormat, render
 from tests.support.canned import HOSTILE_DEVICE, HOSTILE_PROCESS
 from tests.support.environment import need
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 FLAGS = (
     "--headless",

@@ -15,6 +15,8 @@ from probes.audio import AudioProbe
 from probes.audio import devices as audio_devices
 from probes.audio.recorder import Recorder
 
+pytestmark = pytest.mark.audio
+
 ROOM_S = 3.0
 # Long enough to outlast the stream start (up to ~2 s on PulseAudio) and the 3 s of room.
 PLAY_S = 12.0

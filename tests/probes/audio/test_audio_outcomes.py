@@ -26,6 +26,8 @@ from labs.audio.virtual_mic import VirtualMic
 from reports import json_report
 from tests.support.environment import need
 
+pytestmark = pytest.mark.audio
+
 AUDIO_METRICS = ("audio.input_present", "audio.noise_floor_dbfs", "audio.speech_snr_db")
 
 

@@ -15,6 +15,8 @@ from labs.audio.virtual_mic import Player, VirtualMic
 from probes.audio import AudioProbe
 from tests.support.environment import need
 
+pytestmark = pytest.mark.audio
+
 NOISE_DBFS = -50.0
 
 

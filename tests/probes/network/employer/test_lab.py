@@ -20,6 +20,8 @@ from labs.network.netns import run as sh
 from probes.network import NetworkProbe, Timing
 from probes.network.employer import result as network_result
 
+pytestmark = pytest.mark.root
+
 Lab = Callable[[LinkSpec], Link]
 
 

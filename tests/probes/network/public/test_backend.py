@@ -30,7 +30,7 @@ QUICK = SpeedtestSettings(idle_s=1.0, download_s=1.5, upload_s=1.5, socket_timeo
 
 @pytest.fixture(scope="module")
 def tls_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    need(shutil.which("openssl"), "`openssl` is not installed (it makes the test CA)")
+    need(shutil.which("openssl") is not None, "`openssl` is not installed (it makes the test CA)")
     return tmp_path_factory.mktemp("tls")
 
 

@@ -27,6 +27,8 @@ from labs.network.link import ROOT
 from labs.network.netns import Netns, host_problem, in_ns
 from tests.support.environment import need
 
+pytestmark = pytest.mark.root
+
 DOWN_MBIT, UP_MBIT = 20.0, 8.0
 
 

@@ -20,6 +20,8 @@ from tests.support.environment import need
 SAMPLE = """
 import json, time
 from probes.network.public.rtt_sampler import RttSampler
+
+pytestmark = pytest.mark.root
 s = RttSampler({host!r}, {port}, interval_s=0.01, timeout_s=0.5).start()
 time.sleep({seconds})
 out = s.stop()
