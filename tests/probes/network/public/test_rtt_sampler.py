@@ -17,11 +17,11 @@ from labs.network.netns import Netns, VethPair, host_problem
 from probes.network.public.rtt_sampler import RttMethod, RttSampler
 from tests.support.environment import need
 
+pytestmark = pytest.mark.root
+
 SAMPLE = """
 import json, time
 from probes.network.public.rtt_sampler import RttSampler
-
-pytestmark = pytest.mark.root
 s = RttSampler({host!r}, {port}, interval_s=0.01, timeout_s=0.5).start()
 time.sleep({seconds})
 out = s.stop()
