@@ -8,6 +8,7 @@ this module does I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -48,20 +49,59 @@ class Level(StrEnum):
     RECOMMENDED = "recommended"
 
 
+class Direction(StrEnum):
+    """Which way the network test moves data."""
+
+    DOWNLOAD = "download"
+    UPLOAD = "upload"
+
+
+class Phase(StrEnum):
+    """A named span of a probe's run (`Series.phases`, the tags on network samples)."""
+
+    # network: quiet line, loaded each way, and the pause between the two loads
+    IDLE = "idle"
+    DOWNLOAD = "download"
+    UPLOAD = "upload"
+    SETTLE = "settle"
+    # audio: the quiet-room recording, then the read-aloud sentence
+    ROOM = "room"
+    SPEECH = "speech"
+
+
+class SeriesName(StrEnum):
+    """The series the reports know (reports/figures.py); any other is drawn generically.
+
+    Per core, the system probe also gives `core_series(n)` ("cpu<N>_busy_pct").
+    """
+
+    CPU_BUSY_PCT = "cpu_busy_pct"  # system
+    RTT_MS = "rtt_ms"  # network, with phases idle/download/upload
+    DOWNLOAD_MBPS = "download_mbps"  # network
+    UPLOAD_MBPS = "upload_mbps"  # network
+    LEVEL_DBFS = "level_dbfs"  # audio, 100 ms frames, with phases room/speech
+    SPECTRUM_DBFS = "spectrum_dbfs"  # audio, x in Hz
+
+
+CORE_SERIES = re.compile(r"^cpu(\d+)_busy_pct$")
+
+
+def core_series(core: int) -> str:
+    """The name of one CPU core's busy series (matches `CORE_SERIES`)."""
+    return f"cpu{core}_busy_pct"
+
+
 @dataclass(frozen=True)
 class Series:
     """Data for a chart: `points` are (x, value); x is seconds since the probe started unless
-    `x_unit` says otherwise (a spectrum has x in Hz).
-
-    Names in use (the HTML report knows them; any other is drawn generically):
-    system: cpu_busy_pct, cpu<N>_busy_pct; network: rtt_ms (phases idle/download/upload),
-    download_mbps, upload_mbps; audio: level_dbfs (100 ms frames), spectrum_dbfs (x in Hz).
+    `x_unit` says otherwise (a spectrum has x in Hz). `name` is a `SeriesName` or
+    `core_series(n)` for the charts the reports know; any other is drawn generically.
     """
 
     name: str
     unit: str
     points: tuple[tuple[float, float], ...]
-    # Named spans of the x axis, e.g. ("download", 3.0, 8.0) for load phases.
+    # Named spans of the x axis (a `Phase`, start, end), e.g. ("download", 3.0, 8.0).
     phases: tuple[tuple[str, float, float], ...] = ()
     x_unit: str = "s"
 

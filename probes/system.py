@@ -35,8 +35,16 @@ from typing import Any, ClassVar
 
 import psutil
 
-from homecheck.metrics import in_area
-from homecheck.model import JSON, Measurement, ProbeResult, Series, Unmeasured
+from homecheck.metrics import Metric, in_area, measured
+from homecheck.model import (
+    JSON,
+    Measurement,
+    ProbeResult,
+    Series,
+    SeriesName,
+    Unmeasured,
+    core_series,
+)
 from homecheck.probe import ProbeContext, ProbeOptions
 
 GB = 1e9
@@ -82,20 +90,20 @@ class SystemProbe:
         physical = self.ps.cpu_count(logical=False)
         logical = self.ps.cpu_count(logical=True)
         if physical:
-            measurements.append(Measurement("system.cpu_cores_physical", float(physical), "cores"))
+            measurements.append(measured(Metric.CPU_CORES_PHYSICAL, float(physical)))
         else:
-            unmeasured.append(Unmeasured("system.cpu_cores_physical", "the OS does not say"))
+            unmeasured.append(Unmeasured(Metric.CPU_CORES_PHYSICAL, "the OS does not say"))
         if logical:
-            measurements.append(Measurement("system.cpu_cores_logical", float(logical), "threads"))
+            measurements.append(measured(Metric.CPU_CORES_LOGICAL, float(logical)))
         else:
-            unmeasured.append(Unmeasured("system.cpu_cores_logical", "the OS does not say"))
+            unmeasured.append(Unmeasured(Metric.CPU_CORES_LOGICAL, "the OS does not say"))
         freq = _max_mhz(self.ps)
         if freq:
-            measurements.append(Measurement("system.cpu_max_mhz", round(freq), "MHz"))
+            measurements.append(measured(Metric.CPU_MAX_MHZ, round(freq)))
         else:
             unmeasured.append(
                 Unmeasured(
-                    "system.cpu_max_mhz", "the OS does not report the CPU speed (common in VMs)"
+                    Metric.CPU_MAX_MHZ, "the OS does not report the CPU speed (common in VMs)"
                 )
             )
         details["cpu_model"] = _cpu_model()
@@ -104,10 +112,9 @@ class SystemProbe:
         if totals:
             mean_busy = sum(totals) / len(totals)
             measurements.append(
-                Measurement(
-                    "system.cpu_headroom_pct",
+                measured(
+                    Metric.CPU_HEADROOM_PCT,
                     round(100.0 - mean_busy, 1),
-                    "%",
                     samples=tuple(round(100.0 - t, 1) for t in totals),
                     method=f"CPU use sampled every {self.interval_seconds:g} s "
                     f"for {len(totals) * self.interval_seconds:g} s",
@@ -115,14 +122,14 @@ class SystemProbe:
             )
         else:
             unmeasured.append(
-                Unmeasured("system.cpu_headroom_pct", "stopped before CPU use was sampled")
+                Unmeasured(Metric.CPU_HEADROOM_PCT, "stopped before CPU use was sampled")
             )
         details["top_cpu"] = [
             {"name": u.name, "cpu_pct": u.cpu_pct, "processes": u.count} for u in top_cpu
         ]
         series = [
             Series(
-                "cpu_busy_pct",
+                SeriesName.CPU_BUSY_PCT,
                 "%",
                 tuple((round((i + 1) * self.interval_seconds, 2), t) for i, t in enumerate(totals)),
             )
@@ -130,7 +137,7 @@ class SystemProbe:
         for core, values in enumerate(per_core):
             series.append(
                 Series(
-                    f"cpu{core}_busy_pct",
+                    core_series(core),
                     "%",
                     tuple(
                         (round((i + 1) * self.interval_seconds, 2), v) for i, v in enumerate(values)
@@ -140,42 +147,36 @@ class SystemProbe:
 
         context.progress(0.85, "memory, disk, power")
         vm = self.ps.virtual_memory()
-        measurements.append(Measurement("system.ram_total_gb", round(vm.total / GB, 2), "GB"))
-        measurements.append(
-            Measurement("system.ram_available_gb", round(vm.available / GB, 2), "GB")
-        )
+        measurements.append(measured(Metric.RAM_TOTAL_GB, round(vm.total / GB, 2)))
+        measurements.append(measured(Metric.RAM_AVAILABLE_GB, round(vm.available / GB, 2)))
         swap = self.ps.swap_memory()
-        measurements.append(Measurement("system.swap_used_gb", round(swap.used / GB, 2), "GB"))
+        measurements.append(measured(Metric.SWAP_USED_GB, round(swap.used / GB, 2)))
         details["top_memory"] = [
             {"name": u.name, "rss_gb": u.rss_gb, "processes": u.count} for u in self._top_memory()
         ]
 
         try:
             disk = self.ps.disk_usage(str(Path.home()))
-            measurements.append(Measurement("system.disk_free_gb", round(disk.free / GB, 1), "GB"))
+            measurements.append(measured(Metric.DISK_FREE_GB, round(disk.free / GB, 1)))
         except (OSError, RuntimeError) as exc:
-            unmeasured.append(Unmeasured("system.disk_free_gb", f"cannot read the disk: {exc}"))
+            unmeasured.append(Unmeasured(Metric.DISK_FREE_GB, f"cannot read the disk: {exc}"))
 
         os_name, supported, os_details = _os_facts()
         details.update(os_details)
-        measurements.append(Measurement("system.os", os_name, ""))
-        measurements.append(Measurement("system.os_supported", supported, ""))
+        measurements.append(measured(Metric.OS, os_name))
+        measurements.append(measured(Metric.OS_SUPPORTED, supported))
 
         battery = self.ps.sensors_battery() if hasattr(self.ps, "sensors_battery") else None
         details["battery_present"] = battery is not None
         if battery is None:
-            measurements.append(
-                Measurement("system.on_battery", False, "", method="no battery found")
-            )
+            measurements.append(measured(Metric.ON_BATTERY, False, method="no battery found"))
             unmeasured.append(
-                Unmeasured("system.battery_pct", "no battery (a desktop, or not reported)")
+                Unmeasured(Metric.BATTERY_PCT, "no battery (a desktop, or not reported)")
             )
         else:
             plugged = battery.power_plugged
-            measurements.append(Measurement("system.on_battery", plugged is False, ""))
-            measurements.append(
-                Measurement("system.battery_pct", round(float(battery.percent), 1), "%")
-            )
+            measurements.append(measured(Metric.ON_BATTERY, plugged is False))
+            measurements.append(measured(Metric.BATTERY_PCT, round(float(battery.percent), 1)))
 
         context.progress(1.0, "done")
         return ProbeResult(

@@ -1,9 +1,8 @@
 """Which charts a probe's series become: titles, axis labels, units, phases and limit lines.
 
-Series names are documented on `homecheck.model.Series`: system `cpu_busy_pct` and
-`cpu<N>_busy_pct`; network `rtt_ms` (phases idle/download/upload), `download_mbps`,
-`upload_mbps`; audio `level_dbfs` (100 ms frames) and `spectrum_dbfs` (x in Hz). Any other series
-is drawn on its own with its name and unit, so a new probe shows up without a change here.
+The series names are `homecheck.model.SeriesName` (and `core_series(n)` per CPU core), shared with
+the probes that produce them. Any other series is drawn on its own with its name and unit, so a
+new probe shows up without a change here.
 
 A limit line is drawn where a profile requirement bounds the same quantity, so a reader sees how
 far a measurement was from the limit (e.g. the latency maximum across the round-trip chart).
@@ -11,18 +10,20 @@ far a measurement was from the limit (e.g. the latency maximum across the round-
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from homecheck.model import Requirement, Series
+from homecheck.metrics import Metric
+from homecheck.model import CORE_SERIES, Direction, Phase, Requirement, Series, SeriesName
 from reports.charts import Chart, Limit, Line, LineStyle
 from reports.scales import fmt, number
 
-_CORE = re.compile(r"^cpu(\d+)_busy_pct$")
-KNOWN = frozenset(
-    {"cpu_busy_pct", "rtt_ms", "download_mbps", "upload_mbps", "level_dbfs", "spectrum_dbfs"}
-)
+KNOWN = frozenset(SeriesName)
+# Each speed series: the direction it measures and the profile line whose limit it shows.
+_SPEEDS = {
+    SeriesName.DOWNLOAD_MBPS: (Direction.DOWNLOAD, Metric.DOWNLOAD_MBPS),
+    SeriesName.UPLOAD_MBPS: (Direction.UPLOAD, Metric.UPLOAD_MBPS),
+}
 
 
 def charts_for(series: Sequence[Series], requirements: Mapping[str, Requirement]) -> list[Chart]:
@@ -32,19 +33,20 @@ def charts_for(series: Sequence[Series], requirements: Mapping[str, Requirement]
     cores = sorted(
         (s for s in series if _core(s.name) is not None), key=lambda s: _core(s.name) or 0
     )
-    if "cpu_busy_pct" in by_name or cores:
-        charts.append(_cpu(by_name.get("cpu_busy_pct"), cores, requirements))
-    if "rtt_ms" in by_name:
-        charts.append(_rtt(by_name["rtt_ms"], requirements))
-    speeds = [by_name[n] for n in ("download_mbps", "upload_mbps") if n in by_name]
+    if SeriesName.CPU_BUSY_PCT in by_name or cores:
+        charts.append(_cpu(by_name.get(SeriesName.CPU_BUSY_PCT), cores, requirements))
+    rtt = by_name.get(SeriesName.RTT_MS)
+    if rtt is not None:
+        charts.append(_rtt(rtt, requirements))
+    speeds = [by_name[n] for n in _SPEEDS if n in by_name]
     if speeds:
         # Speeds may come without phases; the delay series of the same run has them.
-        phases = _phases(speeds) or _phases([by_name["rtt_ms"]] if "rtt_ms" in by_name else [])
+        phases = _phases(speeds) or _phases([rtt] if rtt is not None else [])
         charts.append(_speed(speeds, phases, requirements))
-    if "level_dbfs" in by_name:
-        charts.append(_level(by_name["level_dbfs"], requirements))
-    if "spectrum_dbfs" in by_name:
-        charts.append(_spectrum(by_name["spectrum_dbfs"]))
+    if SeriesName.LEVEL_DBFS in by_name:
+        charts.append(_level(by_name[SeriesName.LEVEL_DBFS], requirements))
+    if SeriesName.SPECTRUM_DBFS in by_name:
+        charts.append(_spectrum(by_name[SeriesName.SPECTRUM_DBFS]))
     for other in series:
         if other.name not in KNOWN and _core(other.name) is None:
             charts.append(_generic(other))
@@ -52,7 +54,7 @@ def charts_for(series: Sequence[Series], requirements: Mapping[str, Requirement]
 
 
 def _core(name: str) -> int | None:
-    match = _CORE.match(name)
+    match = CORE_SERIES.match(name)
     return int(match[1]) if match else None
 
 
@@ -96,7 +98,7 @@ def _cpu(
     if total is not None:
         lines.append(Line("whole machine", total.points, LineStyle.MAIN))
     limits: tuple[Limit, ...] = ()
-    headroom = requirements.get("system.cpu_headroom_pct")
+    headroom = requirements.get(Metric.CPU_HEADROOM_PCT)
     if headroom is not None and headroom.min is not None:
         busy = 100.0 - headroom.min
         limits = (Limit(busy, f"average must stay under {fmt(busy)} %"),)
@@ -122,7 +124,7 @@ def _rtt(rtt: Series, requirements: Mapping[str, Requirement]) -> Chart:
         y_unit=rtt.unit or "ms",
         lines=(Line("round-trip delay", rtt.points),),
         phases=_phases([rtt]),
-        limits=_limit(requirements, "network.latency_ms", "limit for the median", rtt.unit),
+        limits=_limit(requirements, Metric.LATENCY_MS, "limit for the median", rtt.unit),
         y_from_zero=True,
         x_from_zero=True,
     )
@@ -133,12 +135,13 @@ def _speed(
     phases: tuple[tuple[str, float, float], ...],
     requirements: Mapping[str, Requirement],
 ) -> Chart:
-    styles = {"download_mbps": LineStyle.MAIN, "upload_mbps": LineStyle.SECOND}
-    words = {"download_mbps": "download", "upload_mbps": "upload"}
+    styles = {Direction.DOWNLOAD: LineStyle.MAIN, Direction.UPLOAD: LineStyle.SECOND}
     limits = tuple(
         limit
         for s in speeds
-        for limit in _limit(requirements, f"network.{s.name}", f"{words[s.name]} minimum", s.unit)
+        for limit in _limit(
+            requirements, _SPEEDS[SeriesName(s.name)][1], f"{_word(s)} minimum", s.unit
+        )
     )
     return Chart(
         title="Download and upload speed over time",
@@ -146,7 +149,7 @@ def _speed(
         x_unit=speeds[0].x_unit,
         y_label="Speed",
         y_unit=speeds[0].unit or "Mbit/s",
-        lines=tuple(Line(words[s.name], s.points, styles[s.name]) for s in speeds),
+        lines=tuple(Line(_word(s), s.points, styles[_direction(s)]) for s in speeds),
         phases=phases,
         limits=limits,
         y_from_zero=True,
@@ -154,10 +157,18 @@ def _speed(
     )
 
 
+def _direction(speed: Series) -> Direction:
+    return _SPEEDS[SeriesName(speed.name)][0]
+
+
+def _word(speed: Series) -> str:
+    return _direction(speed).value
+
+
 def _level(level: Series, requirements: Mapping[str, Requirement]) -> Chart:
-    limits = _limit(requirements, "audio.noise_floor_dbfs", "background-noise limit", level.unit)
+    limits = _limit(requirements, Metric.NOISE_FLOOR_DBFS, "background-noise limit", level.unit)
     # The noise limit judges the quiet-room recording, not the read-aloud sentence after it.
-    room = next((p for p in _phases([level]) if p[0] == "room"), None)
+    room = next((p for p in _phases([level]) if p[0] == Phase.ROOM), None)
     if room is not None:
         limits = tuple(replace(limit, x_from=room[1], x_to=room[2]) for limit in limits)
     return Chart(

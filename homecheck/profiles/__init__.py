@@ -11,7 +11,9 @@ A profile file looks like::
     warn_min = 25                 # warn below this
     advice = "Ask your provider for a faster plan, or use a wired connection."
 
-Numbers take `min`, `max`, `warn_min`, `warn_max`; flags and categories take `allowed = [...]`.
+Numbers take finite `min`, `max`, `warn_min`, `warn_max`; flags take `allowed = [true]` or
+`[false]`; categories take `allowed = [...]` from the catalogue's values (homecheck/metrics.py);
+free-text metrics (system.os) take no limit.
 `label` is optional (the metric's catalogue label is used). Every mistake is reported as one
 `ProfileError` naming the file and the key.
 """
@@ -19,6 +21,7 @@ Numbers take `min`, `max`, `warn_min`, `warn_max`; flags and categories take `al
 from __future__ import annotations
 
 import hashlib
+import math
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -134,6 +137,8 @@ def _requirement(metric: str, body: Any, where: str) -> Requirement:
         value = body.get(field)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise ProfileError(where, f"{key}.{field}", f"must be a number, got {value!r}")
+        if value is not None and not math.isfinite(value):  # TOML has nan and inf
+            raise ProfileError(where, f"{key}.{field}", f"must be a finite number, got {value!r}")
         numbers[field] = None if value is None else float(value)
 
     allowed_raw = body.get("allowed", [])
@@ -142,6 +147,10 @@ def _requirement(metric: str, body: Any, where: str) -> Requirement:
     allowed: tuple[bool | str, ...] = tuple(allowed_raw)
 
     has_numbers = any(v is not None for v in numbers.values())
+    if info.kind is Kind.TEXT:
+        raise ProfileError(
+            where, key, "this metric is free text, shown in the report but not a limit"
+        )
     if info.kind is Kind.NUMBER:
         if allowed:
             raise ProfileError(where, f"{key}.allowed", "this metric is a number: use min/max")
@@ -149,8 +158,9 @@ def _requirement(metric: str, body: Any, where: str) -> Requirement:
             raise ProfileError(where, key, "give at least one of min, max, warn_min, warn_max")
     else:
         if has_numbers:
+            given = next(f for f in _NUMBER_KEYS if numbers[f] is not None)
             raise ProfileError(
-                where, key, f"this metric is a {info.kind.value}: use allowed = [...]"
+                where, f"{key}.{given}", f"this metric is a {info.kind.value}: use allowed = [...]"
             )
         if not allowed:
             raise ProfileError(where, f"{key}.allowed", "missing: list the acceptable values")
@@ -158,6 +168,13 @@ def _requirement(metric: str, body: Any, where: str) -> Requirement:
         if not all(type(v) is wanted for v in allowed):
             kind = "true/false" if wanted is bool else "text"
             raise ProfileError(where, f"{key}.allowed", f"values must be {kind}")
+        unknown = [v for v in allowed if info.kind is Kind.CATEGORY and v not in info.values]
+        if unknown:
+            raise ProfileError(
+                where,
+                f"{key}.allowed",
+                f"unknown value {unknown[0]!r} (known: {', '.join(info.values)})",
+            )
 
     lo, hi, warn_lo, warn_hi = (numbers[f] for f in _NUMBER_KEYS)
     if lo is not None and hi is not None and lo > hi:

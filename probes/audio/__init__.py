@@ -56,8 +56,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from homecheck.metrics import in_area
-from homecheck.model import JSON, Measurement, ProbeResult, Series, Unmeasured
+from homecheck.metrics import Metric, in_area, measured
+from homecheck.model import JSON, Measurement, Phase, ProbeResult, Series, SeriesName, Unmeasured
 from homecheck.probe import ProbeContext, ProbeError, ProbeOptions
 from probes.audio import analysis, devices
 from probes.audio.recorder import Recorder
@@ -67,11 +67,11 @@ SENTENCE = "Thank you for calling. How can I help you today?"
 # Reading the sentence takes about 4 s: less than 10 % of the window active is not the sentence.
 MIN_SPEECH_FRACTION = 0.1
 ROOM_METRICS = (
-    "audio.noise_floor_dbfs",
-    "audio.noise_floor_dbfs_a",
-    "audio.noise_l10_dbfs",
-    "audio.clipping_pct",
-    "audio.hum_db",
+    Metric.NOISE_FLOOR_DBFS,
+    Metric.NOISE_FLOOR_DBFS_A,
+    Metric.NOISE_L10_DBFS,
+    Metric.CLIPPING_PCT,
+    Metric.HUM_DB,
 )
 
 
@@ -113,9 +113,11 @@ class AudioProbe:
             return ProbeResult(
                 probe=self.name,
                 measurements=(
-                    Measurement("audio.input_present", False, "", method="no input device found"),
+                    measured(Metric.INPUT_PRESENT, False, method="no input device found"),
                 ),
-                unmeasured=tuple(Unmeasured(m, why) for m in self.metrics[1:]),
+                unmeasured=tuple(
+                    Unmeasured(m, why) for m in self.metrics if m != Metric.INPUT_PRESENT
+                ),
                 details=details,
             )
         device = devices.choose(inputs, context.options.mic)
@@ -133,8 +135,8 @@ class AudioProbe:
             "hint": device.hint,
         }
         measurements = [
-            Measurement("audio.input_present", True, ""),
-            Measurement("audio.headset", device.kind, "", method=device.hint),
+            measured(Metric.INPUT_PRESENT, True),
+            measured(Metric.HEADSET, device.kind, method=device.hint),
         ]
         take = self._record(sd, device, rate, channels, context)
         return self._result(take, device, measurements, details, context.options.speech)
@@ -202,24 +204,24 @@ class AudioProbe:
         if dead is not None and len(room) >= take.rate * analysis.FRAME_S:
             muted = device.server_source is not None and device.server_source.muted
             why = _dead_reason(dead, muted)
-            measurements.append(Measurement("audio.input_live", False, "", method=why))
-            unmeasured += [Unmeasured(m, why) for m in (*ROOM_METRICS, "audio.speech_snr_db")]
+            measurements.append(measured(Metric.INPUT_LIVE, False, method=why))
+            unmeasured += [Unmeasured(m, why) for m in (*ROOM_METRICS, Metric.SPEECH_SNR_DB)]
             details["dead_signal"] = dead
             return self._finish(take, measurements, unmeasured, series, details)
         if len(room) < take.rate * analysis.FRAME_S:
             why = "stopped before the room was recorded"
-            missing = ("audio.input_live", *ROOM_METRICS, "audio.speech_snr_db")
+            missing = (Metric.INPUT_LIVE, *ROOM_METRICS, Metric.SPEECH_SNR_DB)
             unmeasured += [Unmeasured(m, why) for m in missing]
             return self._finish(take, measurements, unmeasured, series, details)
 
-        measurements.append(Measurement("audio.input_live", True, ""))
+        measurements.append(measured(Metric.INPUT_LIVE, True))
         noise = analysis.analyse_room(room, take.rate)
         measurements += _room_measurements(noise, room, speech, len(room) / take.rate)
         details.update(_room_details(noise))
         levels = tuple(
             (round((i + 1) * analysis.FRAME_S, 2), v) for i, v in enumerate(noise.frame_levels_dbfs)
         )
-        phases = [("room", 0.0, round(len(room) / take.rate, 2))]
+        phases = [(Phase.ROOM, 0.0, round(len(room) / take.rate, 2))]
         if len(speech):
             speech_levels = analysis.levels_dbfs(analysis.frame_powers(speech, take.rate))
             start = take.speech_start_s
@@ -227,16 +229,18 @@ class AudioProbe:
                 (round(start + (i + 1) * analysis.FRAME_S, 2), round(float(v), 2))
                 for i, v in enumerate(speech_levels)
             )
-            phases.append(("speech", round(start, 2), round(start + len(speech) / take.rate, 2)))
-        series.append(Series("level_dbfs", "dBFS", levels, phases=tuple(phases)))
+            phases.append(
+                (Phase.SPEECH, round(start, 2), round(start + len(speech) / take.rate, 2))
+            )
+        series.append(Series(SeriesName.LEVEL_DBFS, "dBFS", levels, phases=tuple(phases)))
         spectrum = analysis.spectrum_points(noise.spectrum)
-        series.append(Series("spectrum_dbfs", "dBFS/Hz", spectrum, x_unit="Hz"))
+        series.append(Series(SeriesName.SPECTRUM_DBFS, "dBFS/Hz", spectrum, x_unit="Hz"))
         measurements_speech, why_not = _speech(speech, take, noise, speech_wanted)
         if measurements_speech is not None:
             measurements.append(measurements_speech[0])
             details.update(measurements_speech[1])
         else:
-            unmeasured.append(Unmeasured("audio.speech_snr_db", why_not))
+            unmeasured.append(Unmeasured(Metric.SPEECH_SNR_DB, why_not))
         return self._finish(take, measurements, unmeasured, series, details)
 
     def _finish(
@@ -298,31 +302,30 @@ def _room_measurements(
     gain_note = "; depends on the microphone's input volume, judged after the speech-to-noise ratio"
     everything = np.concatenate([room, speech]) if len(speech) else room
     return [
-        Measurement(
-            "audio.noise_floor_dbfs", noise.floor_dbfs, "dBFS", frames, method=method + gain_note
+        measured(
+            Metric.NOISE_FLOOR_DBFS,
+            noise.floor_dbfs,
+            samples=frames,
+            method=method + gain_note,
         ),
-        Measurement(
-            "audio.noise_floor_dbfs_a",
+        measured(
+            Metric.NOISE_FLOOR_DBFS_A,
             noise.floor_a_dbfs,
-            "dBFS(A)",
             method=method + ", A-weighted (IEC 61672-1)" + gain_note,
         ),
-        Measurement(
-            "audio.noise_l10_dbfs",
+        measured(
+            Metric.NOISE_L10_DBFS,
             noise.l10_dbfs,
-            "dBFS",
             method=f"90th percentile (L10) of {len(frames)} levels of 100 ms",
         ),
-        Measurement(
-            "audio.clipping_pct",
+        measured(
+            Metric.CLIPPING_PCT,
             analysis.clipping_pct(everything),
-            "%",
             method="share of samples at full scale, room and speech recordings",
         ),
-        Measurement(
-            "audio.hum_db",
+        measured(
+            Metric.HUM_DB,
             noise.hum.tnr_db,
-            "dB",
             samples=tuple(tnr for _, tnr in noise.hum.lines),
             method="tone-to-noise ratio (ECMA-74) of the strongest 50/60 Hz mains line",
         ),
@@ -358,10 +361,9 @@ def _speech(
             "no voice was heard while you were asked to read the sentence: check that this is "
             "the microphone you speak into (see `homecheck devices`) and read at a normal volume"
         )
-    measurement = Measurement(
-        "audio.speech_snr_db",
+    measurement = measured(
+        Metric.SPEECH_SNR_DB,
         level.snr_db,
-        "dB",
         method="active speech level (ITU-T P.56 idea, 100 ms frames, background subtracted) "
         "over the steady background",
     )

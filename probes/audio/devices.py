@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from homecheck.metrics import HeadsetKind
 from homecheck.probe import ProbeError
 from probes.audio.headset import ServerSource, headset_kind, pulse_default_source
 
@@ -97,7 +98,7 @@ class InputDevice:
     channels: int
     default_rate: float
     is_default: bool
-    kind: str  # usb_headset, wired_headset, bluetooth_headset, builtin or unknown
+    kind: HeadsetKind
     narrowband: bool  # a telephone-band microphone (Bluetooth hands-free, 8 kHz)
     hint: str  # why we think so, in words
     server_source: ServerSource | None = None

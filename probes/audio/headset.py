@@ -1,8 +1,9 @@
 """What kind of microphone this is: headset hints from the device name and the sound server.
 
-Categories (metric audio.headset, the values profiles allow): usb_headset, wired_headset,
-bluetooth_headset, builtin, unknown. A Bluetooth headset in hands-free mode (HFP/HSP) is
-narrowband: telephone-band sound (8 kHz sampling, or 16 kHz with mSBC), muffled to customers.
+Categories (metric audio.headset, the values profiles allow; `homecheck.metrics.HeadsetKind`):
+usb_headset, wired_headset, bluetooth_headset, builtin, unknown. A Bluetooth headset in hands-free
+mode (HFP/HSP) is narrowband: telephone-band sound (8 kHz sampling, or 16 kHz with mSBC), muffled
+to customers.
 
 On Linux the sound server (PulseAudio or PipeWire, asked through `pactl`) knows more than the
 ALSA device name: the default microphone's bus (usb, bluetooth), form factor (headset, internal),
@@ -17,13 +18,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 
-USB_HEADSET, WIRED_HEADSET, BLUETOOTH_HEADSET, BUILTIN, UNKNOWN = (
-    "usb_headset",
-    "wired_headset",
-    "bluetooth_headset",
-    "builtin",
-    "unknown",
-)
+from homecheck.metrics import HeadsetKind
+
 # Headset makers whose USB products are nearly always headsets with a microphone.
 HEADSET_BRANDS = (
     "jabra",
@@ -78,7 +74,9 @@ class ServerSource:
     properties: dict[str, str] = field(default_factory=dict)
 
 
-def headset_kind(name: str, host_api: str, source: ServerSource | None) -> tuple[str, bool, str]:
+def headset_kind(
+    name: str, host_api: str, source: ServerSource | None
+) -> tuple[HeadsetKind, bool, str]:
     """(category, narrowband, hint) from the device name, host API and the server's facts."""
     if source is not None:
         props = source.properties
@@ -89,40 +87,56 @@ def headset_kind(name: str, host_api: str, source: ServerSource | None) -> tuple
             props.get("bluetooth.protocol", "") + props.get("api.bluez5.profile", "")
         ).casefold()
         if props.get("device.class") == "monitor" or text.endswith(".monitor"):
-            return UNKNOWN, False, "the default input is a recording of an output, not a microphone"
+            return (
+                HeadsetKind.UNKNOWN,
+                False,
+                "the default input is a recording of an output, not a microphone",
+            )
         if bus == "bluetooth" or props.get("device.api") == "bluez5" or "bluez" in text:
             narrow = (
                 any(p in profile for p in ("head_unit", "head-unit"))
                 or (source.rate or 48000) <= 8000
             )
-            return BLUETOOTH_HEADSET, narrow, _bluetooth_hint(narrow)
+            return HeadsetKind.BLUETOOTH_HEADSET, narrow, _bluetooth_hint(narrow)
         if bus == "usb" and form in {"headset", "headphone", "hands-free"}:
-            return USB_HEADSET, False, "USB headset (sound server)"
+            return HeadsetKind.USB_HEADSET, False, "USB headset (sound server)"
         if form == "internal":
-            return BUILTIN, False, "built-in microphone (sound server)"
+            return HeadsetKind.BUILTIN, False, "built-in microphone (sound server)"
         kind, narrow, hint = _kind_from_name(text, host_api)
-        if kind == UNKNOWN and bus == "usb":
-            return UNKNOWN, False, "a USB microphone or webcam, not known to be a headset"
+        if kind == HeadsetKind.UNKNOWN and bus == "usb":
+            return (
+                HeadsetKind.UNKNOWN,
+                False,
+                "a USB microphone or webcam, not known to be a headset",
+            )
         return kind, narrow, hint
     return _kind_from_name(name.casefold(), host_api)
 
 
-def _kind_from_name(text: str, host_api: str) -> tuple[str, bool, str]:
+def _kind_from_name(text: str, host_api: str) -> tuple[HeadsetKind, bool, str]:
     padded = f" {text} "
     if any(word in padded for word in BLUETOOTH_WORDS):
         narrow = any(w in text for w in ("hands-free", "handsfree", "hfp", "hsp", "headset ("))
-        return BLUETOOTH_HEADSET, narrow, _bluetooth_hint(narrow)
+        return HeadsetKind.BLUETOOTH_HEADSET, narrow, _bluetooth_hint(narrow)
     if any(word in padded for word in WEBCAM_WORDS):
-        return UNKNOWN, False, "a webcam microphone (picks up the room more than a headset)"
+        return (
+            HeadsetKind.UNKNOWN,
+            False,
+            "a webcam microphone (picks up the room more than a headset)",
+        )
     if any(brand in padded for brand in HEADSET_BRANDS) or ("usb" in text and "head" in text):
-        return USB_HEADSET, False, "USB headset (from its name)"
+        return HeadsetKind.USB_HEADSET, False, "USB headset (from its name)"
     if "head" in text:  # "Headset Mic", "Headphone mic": the jack of the sound card
-        return WIRED_HEADSET, False, "headset on the computer's audio jack (from its name)"
+        return (
+            HeadsetKind.WIRED_HEADSET,
+            False,
+            "headset on the computer's audio jack (from its name)",
+        )
     if any(word in text for word in BUILTIN_WORDS):
-        return BUILTIN, False, "built-in microphone (from its name)"
+        return HeadsetKind.BUILTIN, False, "built-in microphone (from its name)"
     if host_api == "ALSA" and ("usb" in text):
-        return UNKNOWN, False, "a USB microphone or webcam, not known to be a headset"
-    return UNKNOWN, False, "the name does not say what kind of microphone this is"
+        return HeadsetKind.UNKNOWN, False, "a USB microphone or webcam, not known to be a headset"
+    return HeadsetKind.UNKNOWN, False, "the name does not say what kind of microphone this is"
 
 
 def _bluetooth_hint(narrow: bool) -> str:

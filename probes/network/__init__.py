@@ -54,13 +54,13 @@ from dataclasses import dataclass, replace
 from typing import ClassVar, TypeVar
 
 from homecheck.metrics import in_area
-from homecheck.model import ProbeResult
+from homecheck.model import Direction, Phase, ProbeResult
 from homecheck.probe import ProbeContext, ProbeError, ProbeOptions
 from probes.network import connection
 from probes.network.employer import result as network_result
 from probes.network.employer import session as speed_session
 from probes.network.employer import throughput
-from probes.network.employer.loss_stream import LossStream
+from probes.network.employer.loss_stream import LossMode, LossStream
 from probes.network.employer.result import Run
 from probes.network.employer.voice_stream import CallStream, TcpTimer
 from probes.network.public import backend as speedtest_backend
@@ -153,7 +153,7 @@ class NetworkProbe:
         stop = context.cancelled
         total = self.expected_seconds(context.options)
         idle_start = time.monotonic()
-        run.phase_start("idle", idle_start)
+        run.phase_start(Phase.IDLE, idle_start)
         run.stream = self._start_stream(session)
         run.loss = self._start_loss(session)
         try:
@@ -173,31 +173,32 @@ class NetworkProbe:
             idle_end = max(idle_start + idle_s, time.monotonic() + (0 if run.udp_ok else 1.5))
             if not self._wait(context, idle_end, run, total, "timing a call-like stream"):
                 return
-            run.phase_end("idle")
-            for direction in ("download", "upload"):
+            run.phase_end(Phase.IDLE)
+            for direction in Direction:
+                phase = Phase(direction.value)
                 for marker in markers:
-                    marker.phase = direction
-                if run.loss is not None and direction == "download":
-                    run.loss.mode = "count"  # the downstream is full now: no answers
-                run.phase_start(direction, time.monotonic())
+                    marker.phase = phase
+                if run.loss is not None and direction is Direction.DOWNLOAD:
+                    run.loss.mode = LossMode.COUNT  # the downstream is full now: no answers
+                run.phase_start(phase, time.monotonic())
                 context.progress(
                     (time.monotonic() - run.started) / total, f"measuring {direction} speed"
                 )
                 transfer = self._transfer(direction, session, run, stop)
                 run.transfers[direction] = transfer
-                run.phase_end(direction)
+                run.phase_end(phase)
                 if stop.is_set():
                     return
                 if transfer.stalled or self._echoes_stopped(run):
                     run.lost = True
-                    run.lost_in = direction
+                    run.lost_in = phase
                     return
                 for marker in markers:
-                    marker.phase = "settle"
+                    marker.phase = Phase.SETTLE
                 settled = time.monotonic() + SETTLE_S
-                if run.loss is not None and direction == "download":
+                if run.loss is not None and direction is Direction.DOWNLOAD:
                     # The upload will fill the upstream: count loss on the way down instead.
-                    run.loss.mode = "off"
+                    run.loss.mode = LossMode.OFF
                     run.loss.request_downstream(session.endpoint, self.timing.load_s + 2 * SETTLE_S)
                 time.sleep(max(0.0, settled - time.monotonic()))
         finally:
@@ -238,10 +239,10 @@ class NetworkProbe:
         return time.monotonic() - stream.last_echo_at > self.timing.lost_after_s
 
     def _transfer(
-        self, direction: str, session: speed_session.Session, run: Run, stop: threading.Event
+        self, direction: Direction, session: speed_session.Session, run: Run, stop: threading.Event
     ) -> throughput.Transfer:
         t = self.timing
-        measure = throughput.download if direction == "download" else throughput.upload
+        measure = throughput.download if direction is Direction.DOWNLOAD else throughput.upload
         lost = functools.partial(self._echoes_stopped, run)
         return measure(session.endpoint, t.streams, t.load_s, stop, lost)
 

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import psutil
 
+from homecheck.metrics import ConnectionKind, Metric, measured
 from homecheck.model import JSON, Measurement, ProbeResult, Unmeasured
 from probes.network import wifi
 
@@ -59,7 +60,7 @@ SYS_NET = Path("/sys/class/net")
 @dataclass(frozen=True)
 class Adapter:
     name: str
-    kind: str  # wired | wifi | cellular | unknown
+    kind: ConnectionKind
     vpn: bool
     how: str  # how the kind was told, for the report's method line
 
@@ -97,7 +98,9 @@ def classify(name: str, system: str | None = None, sys_net: Path = SYS_NET) -> A
     if system == "Windows":
         text = wifi.run_command("netsh", "wlan", "show", "interfaces") or ""
         return classify_windows(name, text)
-    return Adapter(name, "unknown", _vpn_name(name), "this operating system is not recognised")
+    return Adapter(
+        name, ConnectionKind.UNKNOWN, _vpn_name(name), "this operating system is not recognised"
+    )
 
 
 def _classify_linux(name: str, sys_net: Path) -> Adapter:
@@ -109,26 +112,34 @@ def _classify_linux(name: str, sys_net: Path) -> Adapter:
     arp_type = int(_read(base / "type") or -1)
     vpn = _vpn_name(name) or arp_type in TUNNEL_ARP_TYPES or devtype == "wireguard"
     if (base / "wireless").exists() or (base / "phy80211").exists() or devtype == "wlan":
-        return Adapter(name, "wifi", vpn, "Linux reports a wireless adapter")
+        return Adapter(name, ConnectionKind.WIFI, vpn, "Linux reports a wireless adapter")
     if devtype == "wwan" or name.startswith("wwan"):
-        return Adapter(name, "cellular", vpn, "Linux reports a mobile broadband (WWAN) adapter")
+        return Adapter(
+            name, ConnectionKind.CELLULAR, vpn, "Linux reports a mobile broadband (WWAN) adapter"
+        )
     if name == "lo" or arp_type == 772:
-        return Adapter(name, "unknown", vpn, "the loopback adapter (this computer only)")
+        return Adapter(
+            name, ConnectionKind.UNKNOWN, vpn, "the loopback adapter (this computer only)"
+        )
     if arp_type == 1 and not vpn:
-        return Adapter(name, "wired", False, "Linux reports an Ethernet adapter with no radio")
-    return Adapter(name, "unknown", vpn, f"a tunnel or virtual adapter ({name})")
+        return Adapter(
+            name, ConnectionKind.WIRED, False, "Linux reports an Ethernet adapter with no radio"
+        )
+    return Adapter(name, ConnectionKind.UNKNOWN, vpn, f"a tunnel or virtual adapter ({name})")
 
 
 def classify_macos(name: str, ports: dict[str, str]) -> Adapter:
     port = ports.get(name, "")
     vpn = _vpn_name(name)
     if port in ("Wi-Fi", "AirPort"):
-        return Adapter(name, "wifi", vpn, f"macOS hardware port {port!r}")
+        return Adapter(name, ConnectionKind.WIFI, vpn, f"macOS hardware port {port!r}")
     if "iPhone" in port or "Modem" in port or "Cellular" in port:
-        return Adapter(name, "cellular", vpn, f"macOS hardware port {port!r}")
+        return Adapter(name, ConnectionKind.CELLULAR, vpn, f"macOS hardware port {port!r}")
     if port and ("Ethernet" in port or "LAN" in port or "Thunderbolt" in port):
-        return Adapter(name, "wired", vpn, f"macOS hardware port {port!r}")
-    return Adapter(name, "unknown", vpn, "macOS does not list this adapter as hardware")
+        return Adapter(name, ConnectionKind.WIRED, vpn, f"macOS hardware port {port!r}")
+    return Adapter(
+        name, ConnectionKind.UNKNOWN, vpn, "macOS does not list this adapter as hardware"
+    )
 
 
 def classify_windows(name: str, netsh_text: str) -> Adapter:
@@ -140,12 +151,14 @@ def classify_windows(name: str, netsh_text: str) -> Adapter:
         if line.strip().lower().startswith("name ") and ":" in line
     }
     if name in wifi_names or lowered.startswith(("wi-fi", "wlan", "wireless")):
-        return Adapter(name, "wifi", vpn, "Windows lists it as a wireless adapter")
+        return Adapter(name, ConnectionKind.WIFI, vpn, "Windows lists it as a wireless adapter")
     if lowered.startswith(("cellular", "mobile")):
-        return Adapter(name, "cellular", vpn, "Windows names it a cellular adapter")
+        return Adapter(name, ConnectionKind.CELLULAR, vpn, "Windows names it a cellular adapter")
     if lowered.startswith("ethernet") and not vpn:
-        return Adapter(name, "wired", False, "Windows names it an Ethernet adapter")
-    return Adapter(name, "unknown", vpn, "Windows does not say what kind of adapter this is")
+        return Adapter(name, ConnectionKind.WIRED, False, "Windows names it an Ethernet adapter")
+    return Adapter(
+        name, ConnectionKind.UNKNOWN, vpn, "Windows does not say what kind of adapter this is"
+    )
 
 
 def _vpn_name(name: str) -> bool:
@@ -161,7 +174,7 @@ def underlying_adapter(vpn_name: str, system: str | None = None) -> Adapter | No
         if name == vpn_name or not (stats.get(name) and stats[name].isup):
             continue
         adapter = classify(name, system)
-        if adapter.kind != "unknown" and not adapter.vpn:
+        if adapter.kind is not ConnectionKind.UNKNOWN and not adapter.vpn:
             return adapter
     return None
 
@@ -238,13 +251,13 @@ def dns_measurement(
             "no name could be looked up (DNS): this computer seems to have no internet "
             "connection, or its DNS server does not answer"
         )
-        return None, Unmeasured("network.dns_ms", reason), details
+        return None, Unmeasured(Metric.DNS_MS, reason), details
     failed = [name for name, t in times.items() if t is None]
     method = f"system resolver, median of {len(ok)} name(s)"
     if failed:
         method += f"; {len(failed)} failed: {', '.join(failed)}"
     value = round(statistics.median(ok), 1)
-    return Measurement("network.dns_ms", value, "ms", tuple(ok), method), None, details
+    return measured(Metric.DNS_MS, value, samples=ok, method=method), None, details
 
 
 # --- all of it ----------------------------------------------------------------------------------
@@ -279,10 +292,10 @@ def measure(
 
 
 CONNECTION_METRICS = (
-    "network.connection",
-    "network.link_speed_mbps",
-    "network.wifi_signal_dbm",
-    "network.vpn",
+    Metric.CONNECTION,
+    Metric.LINK_SPEED_MBPS,
+    Metric.WIFI_SIGNAL_DBM,
+    Metric.VPN,
 )
 
 
@@ -295,52 +308,47 @@ def _describe(
 ) -> None:
     route = classify(name, system)
     details["interface"] = name
-    measurements.append(
-        Measurement("network.vpn", route.vpn, "", method=f"traffic leaves through {name}")
-    )
+    measurements.append(measured(Metric.VPN, route.vpn, method=f"traffic leaves through {name}"))
     adapter = route
     if route.vpn:
         adapter = underlying_adapter(name, system) or route
         details["vpn_interface"] = name
         details["interface"] = adapter.name
     measurements.append(
-        Measurement("network.connection", adapter.kind, "", method=f"{adapter.name}: {adapter.how}")
+        measured(Metric.CONNECTION, adapter.kind, method=f"{adapter.name}: {adapter.how}")
     )
-    link = read_wifi(adapter.name, system) if adapter.kind == "wifi" else None
+    link = read_wifi(adapter.name, system) if adapter.kind is ConnectionKind.WIFI else None
     if link is not None:
         details["wifi_band"] = link.band
         details["wifi_channel"] = link.channel
     speed = link.rate_mbps if link is not None and link.rate_mbps else None
     speed_method = f"Wi-Fi transmit rate ({link.source})" if speed and link else ""
-    if speed is None and adapter.kind != "wifi" and not adapter.vpn:
+    if speed is None and adapter.kind is not ConnectionKind.WIFI and not adapter.vpn:
         speed = link_speed_mbps(adapter.name)
         speed_method = f"negotiated speed of {adapter.name}"
     if speed is not None:
-        measurements.append(
-            Measurement("network.link_speed_mbps", speed, "Mbit/s", method=speed_method)
-        )
+        measurements.append(measured(Metric.LINK_SPEED_MBPS, speed, method=speed_method))
     elif adapter.vpn:  # a tunnel reports a made-up speed (Linux tun: 10000)
         why = f"traffic goes through a VPN adapter ({adapter.name}) that hides the real link"
-        unmeasured.append(Unmeasured("network.link_speed_mbps", why))
+        unmeasured.append(Unmeasured(Metric.LINK_SPEED_MBPS, why))
     else:
         why = f"the adapter ({adapter.name}) does not report its speed"
-        unmeasured.append(Unmeasured("network.link_speed_mbps", why))
-    if adapter.kind != "wifi":
-        unmeasured.append(Unmeasured("network.wifi_signal_dbm", "not connected by Wi-Fi"))
+        unmeasured.append(Unmeasured(Metric.LINK_SPEED_MBPS, why))
+    if adapter.kind is not ConnectionKind.WIFI:
+        unmeasured.append(Unmeasured(Metric.WIFI_SIGNAL_DBM, "not connected by Wi-Fi"))
     elif link is None or link.signal_dbm is None:
         unmeasured.append(
             Unmeasured(
-                "network.wifi_signal_dbm",
+                Metric.WIFI_SIGNAL_DBM,
                 "the operating system does not report the Wi-Fi signal strength",
             )
         )
     else:
         band = f", {link.band}" if link.band else ""
         measurements.append(
-            Measurement(
-                "network.wifi_signal_dbm",
+            measured(
+                Metric.WIFI_SIGNAL_DBM,
                 link.signal_dbm,
-                "dBm",
                 method=f"{link.source}{band}",
             )
         )

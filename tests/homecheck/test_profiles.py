@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from homecheck import profiles
-from homecheck.metrics import BY_ID
+from homecheck.metrics import BY_ID, Kind
 from homecheck.model import Level
 
 
@@ -110,7 +110,7 @@ def test_a_custom_file_loads_and_reports_only_its_file_name(tmp_path: Path) -> N
         ),
         (
             'name = "x"\n[requirements."network.udp_ok"]\nmin = 1\nadvice = "a"',
-            "this metric is a flag: use allowed",
+            """requirements."network.udp_ok".min: this metric is a flag: use allowed""",
         ),
         (
             'name = "x"\n[requirements."network.udp_ok"]\nallowed = ["yes"]\nadvice = "a"',
@@ -127,6 +127,55 @@ def test_a_custom_file_loads_and_reports_only_its_file_name(tmp_path: Path) -> N
         (
             'name = "x"\n[requirements."network.latency_ms"]\nmax = 100\nwarn_max = 150\nadvice = "a"',
             ".warn_max: (150) is above max (100)",
+        ),
+        # D4: a category value outside the catalogue's closed set is a typo, not a requirement.
+        (
+            'name = "x"\n[requirements."network.connection"]\nallowed = ["wird"]\nadvice = "a"',
+            """requirements."network.connection".allowed: unknown value 'wird' (known: wired, """,
+        ),
+        (
+            'name = "x"\n[requirements."network.connection"]\nallowed = ["wired", "Wifi"]\n'
+            'advice = "a"',
+            """requirements."network.connection".allowed: unknown value 'Wifi'""",
+        ),
+        (
+            'name = "x"\n[requirements."audio.headset"]\nallowed = ["USB headset"]\nadvice = "a"',
+            """requirements."audio.headset".allowed: unknown value 'USB headset' (known: usb_""",
+        ),
+        # TOML has nan and inf; no limit compares sensibly with them.
+        (
+            'name = "x"\n[requirements."network.download_mbps"]\nmin = nan\nadvice = "a"',
+            """requirements."network.download_mbps".min: must be a finite number, got nan""",
+        ),
+        (
+            'name = "x"\n[requirements."network.latency_ms"]\nmax = inf\nadvice = "a"',
+            """requirements."network.latency_ms".max: must be a finite number, got inf""",
+        ),
+        (
+            'name = "x"\n[requirements."network.latency_ms"]\nmax = 100\nwarn_max = -inf\n'
+            'advice = "a"',
+            """requirements."network.latency_ms".warn_max: must be a finite number, got -inf""",
+        ),
+        # A limit of the wrong kind.
+        (
+            'name = "x"\n[requirements."network.latency_ms"]\nmax = "100 ms"\nadvice = "a"',
+            """requirements."network.latency_ms".max: must be a number, got '100 ms'""",
+        ),
+        (
+            'name = "x"\n[requirements."network.latency_ms"]\nallowed = [true]\nadvice = "a"',
+            """requirements."network.latency_ms".allowed: this metric is a number""",
+        ),
+        (
+            'name = "x"\n[requirements."system.on_battery"]\nmax = 0\nadvice = "a"',
+            """requirements."system.on_battery".max: this metric is a flag: use allowed""",
+        ),
+        (
+            'name = "x"\n[requirements."audio.headset"]\nallowed = [true]\nadvice = "a"',
+            """requirements."audio.headset".allowed: values must be text""",
+        ),
+        (
+            'name = "x"\n[requirements."system.os"]\nallowed = ["Windows 11"]\nadvice = "a"',
+            """requirements."system.os": this metric is free text""",
         ),
         ('name = "x"\nrequirements = 3', "requirements: a profile needs at least one requirement"),
         ('name = "x"\n[requirements]\n"network.download_mbps" = 3', "must be a table of limits"),
@@ -158,3 +207,11 @@ def test_the_hash_changes_with_the_file(tmp_path: Path) -> None:
     first = profiles.load(str(path)).sha256
     path.write_bytes(GOOD.replace(b"min = 20", b"min = 21"))
     assert profiles.load(str(path)).sha256 != first
+
+
+@pytest.mark.parametrize("name", profiles.BUILTIN)
+def test_builtin_category_values_are_the_catalogues(name: str) -> None:
+    for req in profiles.load(name).requirements:
+        info = BY_ID[req.metric]
+        if info.kind is Kind.CATEGORY:
+            assert set(req.allowed) <= set(info.values), req.metric

@@ -22,6 +22,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from homecheck.metrics import Metric, measured
 from homecheck.model import Measurement, Unmeasured
 from probes.network.analysis import emodel
 
@@ -126,6 +127,18 @@ def decimate(
     return tuple(round(v, digits) for v in values[::step])
 
 
+# What a stream of round trips gives: the figures of a call over this path.
+CALL_METRICS = (
+    Metric.LATENCY_MS,
+    Metric.LATENCY_P95_MS,
+    Metric.JITTER_UP_MS,
+    Metric.JITTER_DOWN_MS,
+    Metric.LOSS_UP_PCT,
+    Metric.LOSS_DOWN_PCT,
+    Metric.MOS,
+)
+
+
 def rtt_measurements(
     rtts_ms: Sequence[float], method: str
 ) -> tuple[tuple[Measurement, ...], RttStats | None]:
@@ -135,8 +148,8 @@ def rtt_measurements(
         return (), None
     samples = decimate(rtts_ms)
     return (
-        Measurement("network.latency_ms", round(stats.median_ms, 2), "ms", samples, method),
-        Measurement("network.latency_p95_ms", round(stats.p95_ms, 2), "ms", samples, method),
+        measured(Metric.LATENCY_MS, round(stats.median_ms, 2), samples=samples, method=method),
+        measured(Metric.LATENCY_P95_MS, round(stats.p95_ms, 2), samples=samples, method=method),
     ), stats
 
 
@@ -151,10 +164,8 @@ def measurements_from_rtts(
     answered = [r for r in rtts_ms if r is not None]
     if not answered:
         why = "no answer came back from the test server, so delay and call quality are unknown"
-        metrics = ("latency_ms", "latency_p95_ms", "jitter_up_ms", "jitter_down_ms")
-        more = ("loss_up_pct", "loss_down_pct", "mos")
-        return (), tuple(Unmeasured(f"network.{m}", why) for m in metrics + more)
-    measured, stats = rtt_measurements(answered, method)
+        return (), tuple(Unmeasured(m, why) for m in CALL_METRICS)
+    rtt_figures, stats = rtt_measurements(answered, method)
     assert stats is not None
     j_series = rfc3550_jitter(answered)
     jitter = (sum(j_series) / len(j_series) / math.sqrt(2)) if j_series else 0.0
@@ -163,10 +174,10 @@ def measurements_from_rtts(
     jitter_method = f"{method}; RFC 3550 on round trips / sqrt(2), both directions"
     loss_method = f"{method}; round-trip loss, both directions"
     return (
-        *measured,
-        Measurement("network.jitter_up_ms", round(jitter, 2), "ms", (), jitter_method),
-        Measurement("network.jitter_down_ms", round(jitter, 2), "ms", (), jitter_method),
-        Measurement("network.loss_up_pct", round(loss.pct, 2), "%", (), loss_method),
-        Measurement("network.loss_down_pct", round(loss.pct, 2), "%", (), loss_method),
-        Measurement("network.mos", quality.mos, "MOS", (), f"ITU-T G.107, R = {quality.r_factor}"),
+        *rtt_figures,
+        measured(Metric.JITTER_UP_MS, round(jitter, 2), method=jitter_method),
+        measured(Metric.JITTER_DOWN_MS, round(jitter, 2), method=jitter_method),
+        measured(Metric.LOSS_UP_PCT, round(loss.pct, 2), method=loss_method),
+        measured(Metric.LOSS_DOWN_PCT, round(loss.pct, 2), method=loss_method),
+        measured(Metric.MOS, quality.mos, method=f"ITU-T G.107, R = {quality.r_factor}"),
     ), ()

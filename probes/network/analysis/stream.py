@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from homecheck.model import Phase
 from probes.network.analysis import callquality, emodel
 from probes.network.analysis.callquality import LossStats, RttStats
 
@@ -31,7 +32,7 @@ class Sent:
     seq: int
     sent_ns: int  # wall clock (ns), the same clock as the receive stamps
     at: float  # time.monotonic(), for charts and phases
-    phase: str
+    phase: Phase
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class Echo:
 class Packet:
     seq: int
     at: float  # client monotonic send time (s)
-    phase: str
+    phase: Phase
     reached_server: bool | None  # None: unknown (the tail, without a final count)
     echo: Echo | None
     sent_ns: int
@@ -139,7 +140,7 @@ def summarize(
     return Summary(len(packets), rtt, jitter_up, jitter_down, loss_up, loss_down, quality)
 
 
-def in_phases(packets: Iterable[Packet], *phases: str) -> list[Packet]:
+def in_phases(packets: Iterable[Packet], *phases: Phase) -> list[Packet]:
     return [p for p in packets if p.phase in phases]
 
 

@@ -25,6 +25,7 @@ import json
 import socket
 import threading
 from array import array
+from enum import StrEnum
 
 from homecheck import wire
 from homecheck.wire import (
@@ -39,6 +40,16 @@ from probes.network.employer.session import Endpoint
 from probes.network.employer.voice_stream import datagrams, paced
 
 PPS = 500.0
+
+
+class LossMode(StrEnum):
+    """What the loss probe does in each phase (see above)."""
+
+    ECHO = "echo"
+    COUNT = "count"
+    OFF = "off"
+
+
 HTTP_TIMEOUT_S = 4.0  # the counts may queue behind a bloated upload
 
 
@@ -56,7 +67,7 @@ class LossStream:
         self.token = token
         self.interval_s = 1 / pps
         self.pps = pps
-        self.mode = "echo"
+        self.mode = LossMode.ECHO
         self.sent_at = array("d")  # time.monotonic() each seq was sent; the seq is the index
         self.asked_echo = bytearray()  # 1 where the packet asked for an answer
         self.echoed = bytearray()  # 1 where its answer came back
@@ -149,9 +160,9 @@ class LossStream:
         seq = 0
         for at in paced(self.interval_s, self._stop_sending, 0.05):
             mode = self.mode
-            if mode == "off":
+            if mode is LossMode.OFF:
                 continue
-            flags = FLAG_ECHO if mode == "echo" else 0
+            flags = FLAG_ECHO if mode is LossMode.ECHO else 0
             # Noted before it goes: on a short path the answer can beat this thread's next step.
             with self._lock:
                 self.sent_at.append(at)

@@ -15,7 +15,18 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
-from homecheck.model import JSON, Cause, Measurement, ProbeResult, Series, Unmeasured
+from homecheck.metrics import Metric, measured
+from homecheck.model import (
+    JSON,
+    Cause,
+    Direction,
+    Measurement,
+    Phase,
+    ProbeResult,
+    Series,
+    SeriesName,
+    Unmeasured,
+)
 from homecheck.probe import STOPPED_REASON
 from probes.network.analysis import callquality, emodel
 from probes.network.analysis.callquality import LossStats
@@ -50,15 +61,17 @@ NEEDS_DURATION = (
 # Reasons above that are no failure to measure: the aggregator reads the cause, never the text.
 CAUSES = {STOPPED: Cause.STOPPED, NEEDS_DURATION: Cause.NEEDS_LONGER_RUN}
 # What the call-like stream gives (a lost connection or blocked UDP leaves all of them out).
-CALL_METRICS = (
-    "latency_ms",
-    "latency_p95_ms",
-    "jitter_up_ms",
-    "jitter_down_ms",
-    "loss_up_pct",
-    "loss_down_pct",
-    "mos",
+CALL_METRICS = callquality.CALL_METRICS
+WORST_WINDOW_METRICS = (
+    Metric.WORST_WINDOW_LOSS_PCT,
+    Metric.WORST_WINDOW_JITTER_MS,
+    Metric.WORST_WINDOW_MOS,
 )
+SPEED_METRICS = {Direction.DOWNLOAD: Metric.DOWNLOAD_MBPS, Direction.UPLOAD: Metric.UPLOAD_MBPS}
+SPEED_SERIES = {
+    Direction.DOWNLOAD: SeriesName.DOWNLOAD_MBPS,
+    Direction.UPLOAD: SeriesName.UPLOAD_MBPS,
+}
 WIRE_BYTES = 172 + 8 + 20 + 14
 TCP_PAYLOAD_SHARE = 1448 / 1514
 STREAM_METHOD = "UDP echo, 50 packets/s of 172 bytes (G.711-like)"
@@ -72,18 +85,18 @@ class Run:
     ended: float = 0.0
     cancelled: bool = False
     lost: bool = False
-    lost_in: str | None = None  # the phase during which the connection was lost
+    lost_in: Phase | None = None  # the phase during which the connection was lost
     udp_ok: bool | None = None
     stream: CallStream | None = None
     loss: LossStream | None = None
     tcp: TcpTimer | None = None
-    transfers: dict[str, Transfer] = field(default_factory=dict)
-    phases: dict[str, list[float]] = field(default_factory=dict)
+    transfers: dict[Direction, Transfer] = field(default_factory=dict)
+    phases: dict[Phase, list[float]] = field(default_factory=dict)
 
-    def phase_start(self, name: str, at: float) -> None:
+    def phase_start(self, name: Phase, at: float) -> None:
         self.phases[name] = [at, at]
 
-    def phase_end(self, name: str) -> None:
+    def phase_end(self, name: Phase) -> None:
         self.phases[name][1] = time.monotonic()
 
 
@@ -94,12 +107,12 @@ class Out:
     series: list[Series] = field(default_factory=list)
     details: dict[str, JSON] = field(default_factory=dict)
 
-    def missing(self, reason: str, *metrics: str) -> None:
+    def missing(self, reason: str, *metrics: Metric) -> None:
         cause = CAUSES.get(reason, Cause.PROBE_FAILED)
-        self.unmeasured.extend(Unmeasured(f"network.{m}", reason, cause) for m in metrics)
+        self.unmeasured.extend(Unmeasured(m, reason, cause) for m in metrics)
 
 
-def loaded_window(run: Run, direction: str) -> tuple[float, float] | None:
+def loaded_window(run: Run, direction: Direction) -> tuple[float, float] | None:
     transfer = run.transfers.get(direction)
     if transfer is None:
         return None
@@ -115,7 +128,7 @@ def rtt_series(run: Run, points: list[tuple[float, float]], out: Out) -> None:
     )
     out.series.append(
         Series(
-            "rtt_ms",
+            SeriesName.RTT_MS,
             "ms",
             tuple((round(t - run.started, 3), round(v, 3)) for t, v in points),
             phases,
@@ -129,27 +142,25 @@ def build(probe: str, run: Run) -> ProbeResult:
     _throughput(run, out, reason_cut)
     if run.udp_ok is not None:
         out.measurements.append(
-            Measurement("network.udp_ok", run.udp_ok, "", (), "UDP echo answered within 1.5 s")
+            measured(Metric.UDP_OK, run.udp_ok, method="UDP echo answered within 1.5 s")
         )
     if run.stream is not None:
         stream_figures(run, run.stream, out, reason_cut)
     elif run.tcp is not None:
         tcp_figures(run, run.tcp, out)
     else:
-        out.missing(reason_cut or UDP_BLOCKED, *CALL_METRICS, "loaded_latency_increase_ms")
+        out.missing(reason_cut or UDP_BLOCKED, *CALL_METRICS, Metric.LOADED_LATENCY_INCREASE_MS)
     if not run.stability:
-        out.missing(
-            NEEDS_DURATION, "worst_window_loss_pct", "worst_window_jitter_ms", "worst_window_mos"
-        )
+        out.missing(NEEDS_DURATION, *WORST_WINDOW_METRICS)
     out.details["phases_s"] = {
         name: [round(a - run.started, 3), round(b - run.started, 3)]
         for name, (a, b) in run.phases.items()
     }
-    measured = {m.metric for m in out.measurements}
+    done = {m.metric for m in out.measurements}
     return ProbeResult(
         probe=probe,
         measurements=tuple(out.measurements),
-        unmeasured=tuple(u for u in out.unmeasured if u.metric not in measured),
+        unmeasured=tuple(u for u in out.unmeasured if u.metric not in done),
         series=tuple(out.series),
         details=out.details,
         duration_s=round(run.ended - run.started, 3),
@@ -159,8 +170,8 @@ def build(probe: str, run: Run) -> ProbeResult:
 
 def _throughput(run: Run, out: Out, reason_cut: str | None) -> None:
     info: dict[str, JSON] = {}
-    for direction in ("download", "upload"):
-        metric = f"{direction}_mbps"
+    for direction in Direction:
+        metric = SPEED_METRICS[direction]
         transfer = run.transfers.get(direction)
         if transfer is None:
             out.missing(reason_cut or LOST, metric)
@@ -168,7 +179,9 @@ def _throughput(run: Run, out: Out, reason_cut: str | None) -> None:
         rates = transfer.rate_series()
         out.series.append(
             Series(
-                metric, "Mbit/s", tuple((round(t - run.started, 3), round(r, 3)) for t, r in rates)
+                SPEED_SERIES[direction],
+                "Mbit/s",
+                tuple((round(t - run.started, 3), round(r, 3)) for t, r in rates),
             )
         )
         steady = transfer.steady
@@ -178,7 +191,7 @@ def _throughput(run: Run, out: Out, reason_cut: str | None) -> None:
             "stalled": transfer.stalled,
             "errors": list(dict.fromkeys(transfer.errors))[:5],
         }
-        if transfer.stalled or run.lost_in == direction or (reason_cut and steady is None):
+        if transfer.stalled or run.lost_in == Phase(direction) or (reason_cut and steady is None):
             out.missing(reason_cut or LOST, metric)
         elif steady is None:
             out.missing(
@@ -198,18 +211,17 @@ def _throughput(run: Run, out: Out, reason_cut: str | None) -> None:
                 + (f", plus {share:.3f} for the call-like stream sharing the line" if share else "")
             )
             out.measurements.append(
-                Measurement(
-                    f"network.{metric}",
+                measured(
+                    metric,
                     round(steady.mbps + share, 2),
-                    "Mbit/s",
-                    callquality.decimate(samples),
-                    method,
+                    samples=callquality.decimate(samples),
+                    method=method,
                 )
             )
     out.details["throughput"] = info
 
 
-def _voice_share_mbps(run: Run, direction: str, start: float, end: float) -> float:
+def _voice_share_mbps(run: Run, direction: Direction, start: float, end: float) -> float:
     """The line's capacity the call-like stream used while TCP was measured, in TCP-goodput
     terms: its packets that got through that way, at 214 bytes on the wire each (172 UDP
     payload + 8 UDP + 20 IP + 14 Ethernet), scaled by TCP's payload share of a full frame
@@ -218,7 +230,7 @@ def _voice_share_mbps(run: Run, direction: str, start: float, end: float) -> flo
     if run.stream is None or end <= start:
         return 0.0
     stream = run.stream
-    if direction == "upload":  # packets sent in the window that reached the server
+    if direction is Direction.UPLOAD:  # packets sent in the window that reached the server
         count = sum(1 for s in stream.sent if start <= s.at < end and s.seq in stream.echoes)
     else:  # answers that arrived in the window
         count = sum(1 for e in stream.echoes.values() if start <= e.at < end)
@@ -233,9 +245,9 @@ def stream_figures(run: Run, stream: CallStream, out: Out, reason_cut: str | Non
         answered = [p.at for p in packets if p.echo is not None]
         cutoff = max(answered, default=run.started)
         packets = [p for p in packets if p.at <= cutoff]
-    idle = in_phases(packets, "idle")
-    up_pool = in_phases(packets, "idle", "download")
-    down_pool = in_phases(packets, "idle", "upload")
+    idle = in_phases(packets, Phase.IDLE)
+    up_pool = in_phases(packets, Phase.IDLE, Phase.DOWNLOAD)
+    down_pool = in_phases(packets, Phase.IDLE, Phase.UPLOAD)
     quiet = summarize(idle, up_pool, down_pool)
     rtt_series(run, [(p.at, p.rtt_ms) for p in packets if p.rtt_ms is not None], out)
     out.details["stream"] = {
@@ -250,7 +262,7 @@ def stream_figures(run: Run, stream: CallStream, out: Out, reason_cut: str | Non
         "quiet": _summary_json(quiet),
         **{
             phase: _summary_json(summarize(in_phases(packets, phase)))
-            for phase in ("download", "upload")
+            for phase in (Phase.DOWNLOAD, Phase.UPLOAD)
         },
     }
     echo_until = _echo_until(run, quiet)
@@ -266,9 +278,9 @@ def stream_figures(run: Run, stream: CallStream, out: Out, reason_cut: str | Non
         )
         _jitter_loss_mos(quiet, idle, dense, out)
     increases: dict[str, JSON] = {}
-    for direction in ("download", "upload"):
+    for direction in Direction:
         window = loaded_window(run, direction)
-        phase = in_phases(packets, direction)
+        phase = in_phases(packets, Phase(direction.value))
         loaded = (
             [p.rtt_ms for p in between(phase, *window) if p.rtt_ms is not None] if window else []
         )
@@ -281,7 +293,7 @@ def stream_figures(run: Run, stream: CallStream, out: Out, reason_cut: str | Non
 
 def _echo_until(run: Run, quiet: Summary) -> float:
     """Loss-probe answers to packets sent after this came back through a filling downstream."""
-    start, end = run.phases.get("idle", [run.started, run.started])
+    start, end = run.phases.get(Phase.IDLE, [run.started, run.started])
     idle_end = end if end > start else (run.ended or math.inf)
     rtt_s = quiet.rtt.median_ms / 1000 if quiet.rtt is not None else 0.5
     return idle_end - (2 * rtt_s + 0.05)
@@ -311,52 +323,45 @@ def _quality(quiet: Summary, up: Counted, down: Counted) -> emodel.CallQuality |
 
 
 def _jitter_loss_mos(quiet: Summary, idle: list[Packet], dense: ProbeLoss | None, out: Out) -> None:
-    for direction, jitter in (("up", quiet.jitter_up_ms), ("down", quiet.jitter_down_ms)):
+    for metric, jitter, transits in (
+        (Metric.JITTER_UP_MS, quiet.jitter_up_ms, [p.up_transit_ms for p in idle]),
+        (Metric.JITTER_DOWN_MS, quiet.jitter_down_ms, [p.down_transit_ms for p in idle]),
+    ):
         if jitter is None:
-            out.missing("too few answers came back to measure jitter", f"jitter_{direction}_ms")
+            out.missing("too few answers came back to measure jitter", metric)
             continue
-        transits = [
-            v
-            for p in idle
-            if (v := (p.up_transit_ms if direction == "up" else p.down_transit_ms)) is not None
-        ]
+        known = [v for v in transits if v is not None]
         out.measurements.append(
-            Measurement(
-                f"network.jitter_{direction}_ms",
+            measured(
+                metric,
                 round(jitter, 2),
-                "ms",
-                callquality.decimate(callquality.rfc3550_jitter(transits)),
-                f"RFC 3550 interarrival jitter, mean over the quiet line; {STREAM_METHOD}",
+                samples=callquality.decimate(callquality.rfc3550_jitter(known)),
+                method=f"RFC 3550 interarrival jitter, mean over the quiet line; {STREAM_METHOD}",
             )
         )
     pooled = {}
-    for direction, loss, when, extra in (
-        ("up", quiet.loss_up, "downloading", dense.up if dense else None),
-        ("down", quiet.loss_down, "uploading", dense.down if dense else None),
+    for metric, loss, when, extra in (
+        (Metric.LOSS_UP_PCT, quiet.loss_up, "downloading", dense.up if dense else None),
+        (Metric.LOSS_DOWN_PCT, quiet.loss_down, "uploading", dense.down if dense else None),
     ):
         counted, how = _pooled(loss, extra)
-        pooled[direction] = counted
+        pooled[metric] = counted
         out.measurements.append(
-            Measurement(
-                f"network.loss_{direction}_pct",
+            measured(
+                metric,
                 round(counted.pct, 2),
-                "%",
-                (),
-                f"{how} (quiet line and while {when}); voice stream: burst ratio "
+                method=f"{how} (quiet line and while {when}); voice stream: burst ratio "
                 f"{loss.burst_r:.2f}, longest run {loss.longest_burst}",
             )
         )
-    quality = _quality(quiet, pooled["up"], pooled["down"])
+    quality = _quality(quiet, pooled[Metric.LOSS_UP_PCT], pooled[Metric.LOSS_DOWN_PCT])
     if quality is not None:
-        q = quality
         out.measurements.append(
-            Measurement(
-                "network.mos",
-                q.mos,
-                "MOS",
-                (),
-                f"ITU-T G.107 E-model, G.711 with PLC: R = {q.r_factor}, "
-                f"mouth-to-ear {q.mouth_to_ear_ms} ms, Ie,eff {q.ie_eff}",
+            measured(
+                Metric.MOS,
+                quality.mos,
+                method=f"ITU-T G.107 E-model, G.711 with PLC: R = {quality.r_factor}, "
+                f"mouth-to-ear {quality.mouth_to_ear_ms} ms, Ie,eff {quality.ie_eff}",
             )
         )
 
@@ -367,15 +372,14 @@ def _loaded_measurement(
     out.details["loaded_latency_increase_ms"] = increases
     values = [v for v in increases.values() if isinstance(v, float | int)]
     if not values:
-        out.missing(reason_cut or LOST, "loaded_latency_increase_ms")
+        out.missing(reason_cut or LOST, Metric.LOADED_LATENCY_INCREASE_MS)
         return
     out.measurements.append(
-        Measurement(
-            "network.loaded_latency_increase_ms",
+        measured(
+            Metric.LOADED_LATENCY_INCREASE_MS,
             round(max(0.0, max(values)), 2),
-            "ms",
-            tuple(float(v) for v in values),
-            f"median round trip while the line is full minus quiet, worse of download "
+            samples=[float(v) for v in values],
+            method=f"median round trip while the line is full minus quiet, worse of download "
             f"and upload ({how})",
         )
     )
@@ -385,12 +389,7 @@ def _worst_windows(run: Run, idle: list[Packet], echo_until: float, out: Out) ->
     window_s = run.window_s
     found = windows(idle, window_s)
     if not found:
-        out.missing(
-            "no answers came back during the stability run",
-            "worst_window_loss_pct",
-            "worst_window_jitter_ms",
-            "worst_window_mos",
-        )
+        out.missing("no answers came back during the stability run", *WORST_WINDOW_METRICS)
         return
     rows: list[JSON] = []
     loss, jitter, mos = [], [], []
@@ -420,41 +419,50 @@ def _worst_windows(run: Run, idle: list[Packet], echo_until: float, out: Out) ->
             mos.append(quality.mos)
     out.details["windows"] = rows
     how = f"worst of {len(found)} windows of {window_s:g} s"
-    for metric, values, unit in (("loss_pct", loss, "%"), ("jitter_ms", jitter, "ms")):
+    for metric, values in (
+        (Metric.WORST_WINDOW_LOSS_PCT, loss),
+        (Metric.WORST_WINDOW_JITTER_MS, jitter),
+    ):
         out.measurements.append(
-            Measurement(
-                f"network.worst_window_{metric}",
+            measured(
+                metric,
                 round(max(values), 2),
-                unit,
-                tuple(round(v, 2) for v in values),
-                how,
+                samples=[round(v, 2) for v in values],
+                method=how,
             )
         )
     if mos:
         out.measurements.append(
-            Measurement("network.worst_window_mos", min(mos), "MOS", tuple(mos), how)
+            measured(Metric.WORST_WINDOW_MOS, min(mos), samples=mos, method=how)
         )
 
 
 def tcp_figures(run: Run, tcp: TcpTimer, out: Out) -> None:
-    idle = [s.rtt_ms for s in tcp.samples if s.phase == "idle" and s.rtt_ms is not None]
+    idle = [s.rtt_ms for s in tcp.samples if s.phase == Phase.IDLE and s.rtt_ms is not None]
     method = "TCP connection set-up time (UDP blocked)"
     rtt_series(run, [(s.at, s.rtt_ms) for s in tcp.samples if s.rtt_ms is not None], out)
     out.missing(
-        UDP_BLOCKED, "jitter_up_ms", "jitter_down_ms", "loss_up_pct", "loss_down_pct", "mos"
+        UDP_BLOCKED,
+        Metric.JITTER_UP_MS,
+        Metric.JITTER_DOWN_MS,
+        Metric.LOSS_UP_PCT,
+        Metric.LOSS_DOWN_PCT,
+        Metric.MOS,
     )
     if not idle:
-        out.missing(LOST, "latency_ms", "latency_p95_ms", "loaded_latency_increase_ms")
+        out.missing(
+            LOST, Metric.LATENCY_MS, Metric.LATENCY_P95_MS, Metric.LOADED_LATENCY_INCREASE_MS
+        )
         return
     out.measurements.extend(callquality.rtt_measurements(idle, method)[0])
     quiet = statistics.median(idle)
     increases: dict[str, JSON] = {}
-    for direction in ("download", "upload"):
+    for direction in Direction:
         window = loaded_window(run, direction)
         loaded = [
             s.rtt_ms
             for s in tcp.samples
-            if s.phase == direction
+            if s.phase == Phase(direction)
             and s.rtt_ms is not None
             and window
             and window[0] <= s.at < window[1]

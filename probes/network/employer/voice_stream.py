@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from homecheck import wire
+from homecheck.model import Phase
 from homecheck.wire import FLAG_QUERY, REPLY_MAGIC, EchoPacket
 from probes.network.analysis.stream import Echo, Sent
 
@@ -41,7 +42,7 @@ class CallStream:
     ) -> None:
         self.token = token
         self.interval_s = interval_s
-        self.phase = "idle"
+        self.phase = Phase.IDLE
         self.sent: list[Sent] = []
         self.echoes: dict[int, Echo] = {}
         self.final_count: int | None = None
@@ -167,7 +168,7 @@ def datagrams(
 @dataclass(frozen=True)
 class TcpSample:
     at: float
-    phase: str
+    phase: Phase
     rtt_ms: float | None  # None: no answer within the timeout
 
 
@@ -184,7 +185,7 @@ class TcpTimer:
         self.address, self.family = address, family
         self.interval_s = 1 / rate_hz
         self.timeout_s = timeout_s
-        self.phase = "idle"
+        self.phase = Phase.IDLE
         self.samples: list[TcpSample] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="hc-tcp-timer")

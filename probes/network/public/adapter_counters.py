@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import psutil
 
-from homecheck.model import Series
+from homecheck.model import Phase, Series, SeriesName
 
 
 class AdapterCounters:
@@ -46,8 +46,11 @@ class AdapterCounters:
     def series(self, phases: Sequence[tuple[str, float, float]], t0: float) -> list[Series]:
         out = []
         spans = {name: (begin, end) for name, begin, end in phases}
-        for name, column in (("download_mbps", 1), ("upload_mbps", 2)):
-            span = spans.get(name.split("_")[0])
+        for name, phase, column in (
+            (SeriesName.DOWNLOAD_MBPS, Phase.DOWNLOAD, 1),
+            (SeriesName.UPLOAD_MBPS, Phase.UPLOAD, 2),
+        ):
+            span = spans.get(phase)
             if span is None:
                 continue
             points = []

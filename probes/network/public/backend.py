@@ -43,7 +43,17 @@ from urllib.parse import urlsplit
 
 import speedtest
 
-from homecheck.model import JSON, Measurement, ProbeResult, Series, Unmeasured
+from homecheck.metrics import Metric, measured
+from homecheck.model import (
+    JSON,
+    Direction,
+    Measurement,
+    Phase,
+    ProbeResult,
+    Series,
+    SeriesName,
+    Unmeasured,
+)
 from homecheck.probe import ProbeContext
 from probes.network import connection
 from probes.network.analysis import callquality
@@ -53,25 +63,26 @@ from probes.network.public.rtt_sampler import RttSample, RttSampler
 
 T = TypeVar("T")
 
-PATH_METRICS = (
-    "network.latency_ms",
-    "network.latency_p95_ms",
-    "network.jitter_up_ms",
-    "network.jitter_down_ms",
-    "network.loss_up_pct",
-    "network.loss_down_pct",
-    "network.loaded_latency_increase_ms",
+# Everything this backend measures, in report order.
+METRICS = (
+    Metric.DOWNLOAD_MBPS,
+    Metric.UPLOAD_MBPS,
+    Metric.LATENCY_MS,
+    Metric.LATENCY_P95_MS,
+    Metric.JITTER_UP_MS,
+    Metric.JITTER_DOWN_MS,
+    Metric.LOSS_UP_PCT,
+    Metric.LOSS_DOWN_PCT,
+    Metric.LOADED_LATENCY_INCREASE_MS,
+    Metric.MOS,
 )
-METRICS = ("network.download_mbps", "network.upload_mbps", *PATH_METRICS, "network.mos")
+_OVER_TIME = "measured over time only against an employer server (--server with --duration)"
 NOT_HERE = {
-    "network.udp_ok": "the public speed test cannot check voice (UDP) traffic; "
+    Metric.UDP_OK: "the public speed test cannot check voice (UDP) traffic; "
     "an employer server (--server) can",
-    "network.worst_window_loss_pct": "measured over time only against an employer server "
-    "(--server with --duration)",
-    "network.worst_window_jitter_ms": "measured over time only against an employer server "
-    "(--server with --duration)",
-    "network.worst_window_mos": "measured over time only against an employer server "
-    "(--server with --duration)",
+    Metric.WORST_WINDOW_LOSS_PCT: _OVER_TIME,
+    Metric.WORST_WINDOW_JITTER_MS: _OVER_TIME,
+    Metric.WORST_WINDOW_MOS: _OVER_TIME,
 }
 
 
@@ -226,26 +237,26 @@ def _measure(run: _Run) -> None:
     sampler.start()
     counters.start()
     try:
-        _phase(run, "idle", settings.idle_s, lambda: _wait(run, settings.idle_s), sampler, 0.15)
+        _phase(run, Phase.IDLE, settings.idle_s, lambda: _wait(run, settings.idle_s), sampler, 0.15)
         grace = settings.socket_timeout_s + 1.0
         down = _phase(
             run,
-            "download",
+            Phase.DOWNLOAD,
             settings.download_s + grace,
             lambda: tester.download(threads=None),
             sampler,
             0.35,
         )
-        _speed(run, "network.download_mbps", down, tester, "download")
+        _speed(run, Metric.DOWNLOAD_MBPS, down, tester, Direction.DOWNLOAD)
         up = _phase(
             run,
-            "upload",
+            Phase.UPLOAD,
             settings.upload_s + grace,
             lambda: tester.upload(pre_allocate=False, threads=settings.upload_threads),
             sampler,
             0.7,
         )
-        _speed(run, "network.upload_mbps", up, tester, "upload")
+        _speed(run, Metric.UPLOAD_MBPS, up, tester, Direction.UPLOAD)
     finally:
         samples = sampler.stop()
         counters.stop()
@@ -256,13 +267,15 @@ def _measure(run: _Run) -> None:
 
 def _phase(
     run: _Run,
-    name: str,
+    name: Phase,
     seconds: float,
     work: Callable[[], T],
     sampler: RttSampler,
     fraction: float,
 ) -> T:
-    run.context.progress(fraction, f"measuring {name}" if name != "idle" else "measuring delay")
+    run.context.progress(
+        fraction, f"measuring {name}" if name is not Phase.IDLE else "measuring delay"
+    )
     sampler.phase = name
     begin = run.elapsed()
     try:
@@ -275,19 +288,18 @@ def _wait(run: _Run, seconds: float) -> None:
     run.context.cancelled.wait(seconds)
 
 
-def _speed(run: _Run, metric: str, bits_per_s: float, tester: Any, way: str) -> None:
+def _speed(run: _Run, metric: Metric, bits_per_s: float, tester: Any, way: Direction) -> None:
     if bits_per_s <= 0:
         run.unmeasured.append(Unmeasured(metric, f"no data moved during the {way} test"))
         return
-    seconds = run.settings.download_s if way == "download" else run.settings.upload_s
+    seconds = run.settings.download_s if way is Direction.DOWNLOAD else run.settings.upload_s
     threads = tester.config["threads"][way]
-    if way == "upload" and run.settings.upload_threads:
+    if way is Direction.UPLOAD and run.settings.upload_threads:
         threads = run.settings.upload_threads
     run.measurements.append(
-        Measurement(
+        measured(
             metric,
             round(bits_per_s / 1e6, 2),
-            "Mbit/s",
             method=f"speedtest-cli, {threads} parallel HTTP streams for up to {seconds:g} s",
         )
     )
@@ -297,10 +309,10 @@ def _path(run: _Run, samples: Sequence[RttSample], method: str) -> None:
     """Delay, jitter, loss and MOS from the idle probes (probes/network/analysis/callquality.py,
     shared with the
     homecheck-server backend), and the delay added under load."""
-    idle = [s.rtt_ms for s in samples if s.phase == "idle"]
+    idle = [s.rtt_ms for s in samples if s.phase == Phase.IDLE]
     run.series.append(
         Series(
-            "rtt_ms",
+            SeriesName.RTT_MS,
             "ms",
             tuple((s.sent_s, round(s.rtt_ms, 3)) for s in samples if s.rtt_ms is not None),
             phases=tuple(run.phases),
@@ -308,14 +320,14 @@ def _path(run: _Run, samples: Sequence[RttSample], method: str) -> None:
     )
     run.details["rtt_method"] = method
     how = f"{method} to the speed-test server, every {run.settings.probe_interval_s * 1000:g} ms"
-    measured, missing = callquality.measurements_from_rtts(idle, f"{how}, line quiet")
-    run.measurements += measured
+    figures, missing = callquality.measurements_from_rtts(idle, f"{how}, line quiet")
+    run.measurements += figures
     run.unmeasured += missing
     answered = [r for r in idle if r is not None]
     if not answered:
         return
     increases = {}
-    for phase in ("download", "upload"):
+    for phase in (Phase.DOWNLOAD, Phase.UPLOAD):
         loaded = [s.rtt_ms for s in samples if s.phase == phase and s.rtt_ms is not None]
         if loaded:
             increases[phase] = statistics.median(loaded) - statistics.median(answered)
@@ -323,10 +335,9 @@ def _path(run: _Run, samples: Sequence[RttSample], method: str) -> None:
         worst = max(increases, key=lambda k: increases[k])
         text = ", ".join(f"{k} {v:+.1f} ms" for k, v in increases.items())
         run.measurements.append(
-            Measurement(
-                "network.loaded_latency_increase_ms",
+            measured(
+                Metric.LOADED_LATENCY_INCREASE_MS,
                 round(max(0.0, increases[worst]), 2),
-                "ms",
                 method=f"median delay under load minus quiet ({text}); {method}",
             )
         )

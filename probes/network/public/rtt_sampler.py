@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
+from homecheck.model import Phase
+
 ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY = 8, 0
 ICMP6_ECHO_REQUEST, ICMP6_ECHO_REPLY = 128, 129
 
@@ -44,7 +46,7 @@ class RttSample:
 
     sent_s: float
     rtt_ms: float | None
-    phase: str
+    phase: Phase
 
 
 def resolve(host: str, port: int) -> tuple[int, tuple[str, int]]:
@@ -89,7 +91,7 @@ class RttSampler:
         self.family, self.address = resolve(host, port)
         self.interval_s = interval_s
         self.timeout_s = timeout_s
-        self.phase = "idle"
+        self.phase = Phase.IDLE
         self._token = os.urandom(8)
         self._icmp = icmp_socket(self.family) if try_icmp else None
         if self._icmp is not None and not self._icmp_answers():
@@ -164,7 +166,7 @@ class RttSampler:
     def _loop(self) -> None:
         selector = selectors.DefaultSelector()
         # seq -> (sent perf_counter, phase, TCP socket or None)
-        pending: dict[int, tuple[float, str, socket.socket | None]] = {}
+        pending: dict[int, tuple[float, Phase, socket.socket | None]] = {}
         if self._icmp is not None:
             selector.register(self._icmp, selectors.EVENT_READ, None)
         seq = 0
@@ -191,7 +193,7 @@ class RttSampler:
         self,
         seq: int,
         now: float,
-        pending: dict[int, tuple[float, str, socket.socket | None]],
+        pending: dict[int, tuple[float, Phase, socket.socket | None]],
         selector: selectors.BaseSelector,
     ) -> None:
         if self._icmp is not None:
@@ -212,7 +214,7 @@ class RttSampler:
     def _on_event(
         self,
         seq: int | None,
-        pending: dict[int, tuple[float, str, socket.socket | None]],
+        pending: dict[int, tuple[float, Phase, socket.socket | None]],
         selector: selectors.BaseSelector,
     ) -> None:
         now = time.perf_counter()
@@ -231,7 +233,7 @@ class RttSampler:
         self,
         seq: int,
         rtt_ms: float | None,
-        pending: dict[int, tuple[float, str, socket.socket | None]],
+        pending: dict[int, tuple[float, Phase, socket.socket | None]],
         selector: selectors.BaseSelector,
     ) -> None:
         sent, phase, sock = pending.pop(seq)
