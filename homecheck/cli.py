@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import NoReturn
 
 from homecheck import __version__, aggregator, profiles, registry
+from homecheck.errors import HomecheckError, UsageError
 from homecheck.metrics import BY_ID
 from homecheck.model import Report, Verdict
-from homecheck.probe import Probe, ProbeError, ProbeOptions
+from homecheck.probe import Probe, ProbeOptions
 from homecheck.progress import LiveProgress, PlainProgress
 from homecheck.runner import run_probes
 from homecheck.server import command as serve_command
-from homecheck.server.serve import ServeError
 from probes import audio_devices
 from reports import OutputFormat, json_report, render
 
@@ -44,10 +44,6 @@ exit codes:
   2    incomplete (a required line could not be measured) or a usage/input error
   130  stopped with Ctrl-C (a partial report is still shown and written)
 """
-
-
-class UsageError(Exception):
-    """Bad input from the user: shown as one line, exit 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             case _:
                 parser.print_help()
                 return EXIT_INCOMPLETE
-    except (UsageError, profiles.ProfileError, ServeError) as exc:
+    except HomecheckError as exc:  # str() is the one line for the user (homecheck/errors.py)
         _fail(str(exc))
     except KeyboardInterrupt:
         print("homecheck: stopped", file=sys.stderr)
@@ -379,10 +375,7 @@ def _probes() -> int:
 
 
 def _devices() -> int:
-    try:
-        inputs = audio_devices.list_inputs(audio_devices.load_sounddevice())
-    except ProbeError as exc:
-        _fail(str(exc))
+    inputs = audio_devices.list_inputs(audio_devices.load_sounddevice())  # ProbeError: one line
     if not inputs:
         print("No microphone (input device) found. Plug in a headset with a microphone.")
         return EXIT_NOT_READY

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
+from homecheck.errors import HomecheckError
 from homecheck.model import ProbeResult
 
 
@@ -56,5 +57,5 @@ class Probe(Protocol):
     def run(self, context: ProbeContext) -> ProbeResult: ...
 
 
-class ProbeError(Exception):
+class ProbeError(HomecheckError):
     """A probe could not measure; the message is shown to the user as the reason."""
