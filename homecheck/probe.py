@@ -34,6 +34,8 @@ class ProbeOptions:
 @dataclass
 class ProbeContext:
     options: ProbeOptions = field(default_factory=ProbeOptions)
+    # This probe's own event: set by Ctrl-C or when its time bound passes (then it has a short
+    # grace to return what it measured).
     cancelled: threading.Event = field(default_factory=threading.Event)
     progress: Callable[[float, str], None] = _ignore_progress
 
