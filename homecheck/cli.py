@@ -11,12 +11,16 @@ Only this module prints, writes files and picks the exit code.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
+
+import platformdirs
 
 from homecheck import __version__, aggregator, profiles, registry
 from homecheck.errors import HomecheckError, UsageError
@@ -79,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_outputs(run, json=True)
     run.add_argument(
         "--quiet", action="store_true", help="no live progress; print only the final report"
+    )
+    run.add_argument(
+        "--log-file",
+        metavar="PATH",
+        help=f"append warnings and the tracebacks of unexpected errors to PATH "
+        f"(default: {default_log()}, skipped if it cannot be written)",
     )
     run.add_argument(
         "--server",
@@ -290,12 +300,13 @@ def _run(args: argparse.Namespace) -> int:
         speech=interactive if args.speech is None else args.speech,
     )
 
-    started_at = _now()
-    if show_progress:
-        with LiveProgress() as live:
-            outcome = run_probes(selected, options, live)
-    else:
-        outcome = run_probes(selected, options, None if args.quiet else PlainProgress())
+    with _log_to(args.log_file) as log_file:
+        started_at = _now()
+        if show_progress:
+            with LiveProgress() as live:
+                outcome = run_probes(selected, options, live)
+        else:
+            outcome = run_probes(selected, options, None if args.quiet else PlainProgress())
     findings, overall = aggregator.judge(profile, outcome.results)
     report = Report(
         tool_version=__version__,
@@ -311,9 +322,66 @@ def _run(args: argparse.Namespace) -> int:
     table_stream = sys.stderr if any(path == "-" for *_, path in outputs) else sys.stdout
     table_stream.write(render(report, OutputFormat.TERMINAL, color=table_stream.isatty()))
     _write_outputs(report, outputs)
+    if log_file is not None and log_file.error_count:
+        print(
+            f"homecheck: a check failed unexpectedly: traceback in {log_file.path}", file=sys.stderr
+        )
     if outcome.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_CODES[overall]
+
+
+def default_log() -> Path:
+    """homecheck.log in the user's cache folder (platformdirs knows it on Linux, macOS, Windows)."""
+    return Path(platformdirs.user_cache_dir("homecheck", appauthor=False)) / "homecheck.log"
+
+
+class _LogFile(logging.FileHandler):
+    """A run's log file: WARNING and up, with tracebacks. Counts the errors it received."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, mode="a", encoding="utf-8")
+        self.path = path
+        self.error_count = 0
+        self.setLevel(logging.WARNING)
+        self.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
+        )
+
+    def emit(self, record: logging.LogRecord) -> None:
+        super().emit(record)  # called with the handler's lock held: the count is thread-safe
+        if record.levelno >= logging.ERROR:
+            self.error_count += 1
+
+
+@contextmanager
+def _log_to(path: str | None) -> Iterator[_LogFile | None]:
+    """Log the "homecheck" logger to `path` (a usage error if it cannot be opened) or to the
+    default log, which is skipped silently when it cannot be written (a read-only home)."""
+    handler: logging.Handler
+    try:
+        if path is None:
+            default = default_log()
+            default.parent.mkdir(parents=True, exist_ok=True)
+            handler = _LogFile(default)
+        else:
+            if path == "-":
+                raise UsageError("--log-file -: give a file name (the log never goes to stdout)")
+            _check_writable("--log-file", path)
+            handler = _LogFile(Path(path))
+    except OSError as exc:
+        if path is not None:
+            raise UsageError(f"--log-file {path}: cannot write ({exc.strerror})") from None
+        # No log file: a NullHandler keeps logging's last resort from printing tracebacks on the
+        # terminal; the report still says in one sentence what failed.
+        handler = logging.NullHandler()
+    logger = logging.getLogger("homecheck")
+    logger.addHandler(handler)
+    try:
+        yield handler if isinstance(handler, _LogFile) else None
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
 
 
 def _report(args: argparse.Namespace) -> int:

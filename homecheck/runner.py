@@ -6,13 +6,15 @@ event. The main thread, which waits in short slices, sees it at once, gives the 
 moment (CANCEL_GRACE_S) to return what it has, and marks the rest as not measured. A second Ctrl-C
 raises KeyboardInterrupt as usual. A probe past its time bound gets the same treatment, for itself
 only: its event is set, it has the same grace to return what it has (kept, marked partial), and
-the next probe starts only after that. A probe that raises becomes a result with the reason; one
-that still has not returned after the grace is abandoned (its thread is a daemon, so it cannot
-keep the process alive) and reported as not finished in time.
+the next probe starts only after that. A probe that raises becomes a result with the reason (an
+unexpected exception is also logged with its traceback to the "homecheck" logger); one that still
+has not returned after the grace is abandoned (its thread is a daemon, so it cannot keep the
+process alive) and reported as not finished in time.
 """
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
@@ -28,6 +30,8 @@ from homecheck.probe import Probe, ProbeContext, ProbeError, ProbeOptions
 # After Ctrl-C or its time bound, how long a probe may take to hand back its partial result.
 CANCEL_GRACE_S = 2.0
 STOPPED_REASON = "stopped by the user (Ctrl-C) before this was measured"
+
+log = logging.getLogger("homecheck")
 
 
 class Listener(Protocol):
@@ -145,6 +149,8 @@ def _run_one(
         except ProbeError as exc:
             result = ProbeResult(probe=probe.name, reason=str(exc))
         except Exception as exc:  # one broken probe must not end the run; the reason is shown
+            # The report gets one sentence; the traceback goes to the log (the CLI's log file).
+            log.exception("the %s probe failed unexpectedly", probe.name)
             result = ProbeResult(
                 probe=probe.name,
                 reason=f"the {probe.title.lower()} check failed unexpectedly "
