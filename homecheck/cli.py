@@ -5,6 +5,7 @@ Exit codes (also in --help and README):
   1  not ready (a required line fails)
   2  incomplete (a required line could not be measured), or a usage / input error
   130  stopped with Ctrl-C (the partial report is still written)
+  141  stdout was closed by its reader (`homecheck ... | head`), as shells report SIGPIPE
 Only this module prints, writes files and picks the exit code.
 """
 
@@ -35,6 +36,7 @@ from probes import audio_devices
 from reports import OutputFormat, json_report, render
 
 EXIT_READY, EXIT_NOT_READY, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_BROKEN_PIPE = 128 + 13  # 141: how shells report a writer killed by SIGPIPE (13)
 EXIT_CODES = {
     Verdict.PASS: EXIT_READY,
     Verdict.WARN: EXIT_READY,
@@ -48,6 +50,7 @@ exit codes:
   1    not ready (a required line fails)
   2    incomplete (a required line could not be measured) or a usage/input error
   130  stopped with Ctrl-C (a partial report is still shown and written)
+  141  the output's reader closed the pipe early (as shells report SIGPIPE)
 """
 
 
@@ -192,22 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        match args.command:
-            case "run":
-                return _run(args)
-            case "serve":
-                return serve_command.run(args)
-            case "report":
-                return _report(args)
-            case "profiles":
-                return _profiles()
-            case "probes":
-                return _probes()
-            case "devices":
-                return _devices()
-            case _:
-                parser.print_help()
-                return EXIT_INCOMPLETE
+        code = _command(parser, args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers below, not at exit
+        return code
     except HomecheckError as exc:  # str() is the one line for the user (homecheck/errors.py)
         _fail(str(exc))
     except KeyboardInterrupt:
@@ -216,9 +206,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (`homecheck probes | head`): stop quietly, and keep Python's exit
         # flush of stdout from raising again (Python docs, signal module, "Note on SIGPIPE").
+        # Exit as a shell reports a writer killed by SIGPIPE, never 1 ("not ready").
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_NOT_READY
+        return EXIT_BROKEN_PIPE
+
+
+def _command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    match args.command:
+        case "run":
+            return _run(args)
+        case "serve":
+            return serve_command.run(args)
+        case "report":
+            return _report(args)
+        case "profiles":
+            return _profiles()
+        case "probes":
+            return _probes()
+        case "devices":
+            return _devices()
+        case _:
+            parser.print_help()
+            return EXIT_INCOMPLETE
 
 
 def _fail(message: str) -> NoReturn:
