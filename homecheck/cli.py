@@ -5,29 +5,37 @@ Exit codes (also in --help and README):
   1  not ready (a required line fails)
   2  incomplete (a required line could not be measured), or a usage / input error
   130  stopped with Ctrl-C (the partial report is still written)
+  141  stdout was closed by its reader (`homecheck ... | head`), as shells report SIGPIPE
 Only this module prints, writes files and picks the exit code.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
+import platformdirs
+
 from homecheck import __version__, aggregator, profiles, registry
+from homecheck.errors import HomecheckError, UsageError
 from homecheck.metrics import BY_ID
 from homecheck.model import Report, Verdict
-from homecheck.probe import Probe, ProbeError, ProbeOptions
+from homecheck.probe import Probe, ProbeOptions
 from homecheck.progress import LiveProgress, PlainProgress
 from homecheck.runner import run_probes
 from homecheck.server import command as serve_command
 from reports import OutputFormat, json_report, render
 
 EXIT_READY, EXIT_NOT_READY, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_BROKEN_PIPE = 128 + 13  # 141: how shells report a writer killed by SIGPIPE (13)
 EXIT_CODES = {
     Verdict.PASS: EXIT_READY,
     Verdict.WARN: EXIT_READY,
@@ -41,11 +49,8 @@ exit codes:
   1    not ready (a required line fails)
   2    incomplete (a required line could not be measured) or a usage/input error
   130  stopped with Ctrl-C (a partial report is still shown and written)
+  141  the output's reader closed the pipe early (as shells report SIGPIPE)
 """
-
-
-class UsageError(Exception):
-    """Bad input from the user: shown as one line, exit 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_outputs(run, json=True)
     run.add_argument(
         "--quiet", action="store_true", help="no live progress; print only the final report"
+    )
+    run.add_argument(
+        "--log-file",
+        metavar="PATH",
+        help=f"append warnings and the tracebacks of unexpected errors to PATH "
+        f"(default: {default_log()}, skipped if it cannot be written)",
     )
     run.add_argument(
         "--server",
@@ -183,23 +194,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        match args.command:
-            case "run":
-                return _run(args)
-            case "serve":
-                return serve_command.run(args)
-            case "report":
-                return _report(args)
-            case "profiles":
-                return _profiles()
-            case "probes":
-                return _probes()
-            case "devices":
-                return _devices()
-            case _:
-                parser.print_help()
-                return EXIT_INCOMPLETE
-    except (UsageError, profiles.ProfileError) as exc:
+        code = _command(parser, args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers below, not at exit
+        return code
+    except HomecheckError as exc:  # str() is the one line for the user (homecheck/errors.py)
         _fail(str(exc))
     except KeyboardInterrupt:
         print("homecheck: stopped", file=sys.stderr)
@@ -207,9 +205,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (`homecheck probes | head`): stop quietly, and keep Python's exit
         # flush of stdout from raising again (Python docs, signal module, "Note on SIGPIPE").
+        # Exit as a shell reports a writer killed by SIGPIPE, never 1 ("not ready").
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_NOT_READY
+        return EXIT_BROKEN_PIPE
+
+
+def _command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    match args.command:
+        case "run":
+            return _run(args)
+        case "serve":
+            return serve_command.run(args)
+        case "report":
+            return _report(args)
+        case "profiles":
+            return _profiles()
+        case "probes":
+            return _probes()
+        case "devices":
+            return _devices()
+        case _:
+            parser.print_help()
+            return EXIT_INCOMPLETE
 
 
 def _fail(message: str) -> NoReturn:
@@ -294,12 +312,13 @@ def _run(args: argparse.Namespace) -> int:
         speech=interactive if args.speech is None else args.speech,
     )
 
-    started_at = _now()
-    if show_progress:
-        with LiveProgress() as live:
-            outcome = run_probes(selected, options, live)
-    else:
-        outcome = run_probes(selected, options, None if args.quiet else PlainProgress())
+    with _log_to(args.log_file) as log_file:
+        started_at = _now()
+        if show_progress:
+            with LiveProgress() as live:
+                outcome = run_probes(selected, options, live)
+        else:
+            outcome = run_probes(selected, options, None if args.quiet else PlainProgress())
     judgement = aggregator.judge(profile, outcome.results)
     report = Report(
         tool_version=__version__,
@@ -316,9 +335,66 @@ def _run(args: argparse.Namespace) -> int:
     table_stream = sys.stderr if any(path == "-" for *_, path in outputs) else sys.stdout
     table_stream.write(render(report, OutputFormat.TERMINAL, color=table_stream.isatty()))
     _write_outputs(report, outputs)
+    if log_file is not None and log_file.error_count:
+        print(
+            f"homecheck: a check failed unexpectedly: traceback in {log_file.path}", file=sys.stderr
+        )
     if outcome.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_CODES[judgement.overall]
+
+
+def default_log() -> Path:
+    """homecheck.log in the user's cache folder (platformdirs knows it on Linux, macOS, Windows)."""
+    return Path(platformdirs.user_cache_dir("homecheck", appauthor=False)) / "homecheck.log"
+
+
+class _LogFile(logging.FileHandler):
+    """A run's log file: WARNING and up, with tracebacks. Counts the errors it received."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, mode="a", encoding="utf-8")
+        self.path = path
+        self.error_count = 0
+        self.setLevel(logging.WARNING)
+        self.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
+        )
+
+    def emit(self, record: logging.LogRecord) -> None:
+        super().emit(record)  # called with the handler's lock held: the count is thread-safe
+        if record.levelno >= logging.ERROR:
+            self.error_count += 1
+
+
+@contextmanager
+def _log_to(path: str | None) -> Iterator[_LogFile | None]:
+    """Log the "homecheck" logger to `path` (a usage error if it cannot be opened) or to the
+    default log, which is skipped silently when it cannot be written (a read-only home)."""
+    handler: logging.Handler
+    try:
+        if path is None:
+            default = default_log()
+            default.parent.mkdir(parents=True, exist_ok=True)
+            handler = _LogFile(default)
+        else:
+            if path == "-":
+                raise UsageError("--log-file -: give a file name (the log never goes to stdout)")
+            _check_writable("--log-file", path)
+            handler = _LogFile(Path(path))
+    except OSError as exc:
+        if path is not None:
+            raise UsageError(f"--log-file {path}: cannot write ({exc.strerror})") from None
+        # No log file: a NullHandler keeps logging's last resort from printing tracebacks on the
+        # terminal; the report still says in one sentence what failed.
+        handler = logging.NullHandler()
+    logger = logging.getLogger("homecheck")
+    logger.addHandler(handler)
+    try:
+        yield handler if isinstance(handler, _LogFile) else None
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -326,15 +402,10 @@ def _report(args: argparse.Namespace) -> int:
     where = "stdin" if args.file == "-" else args.file
     report = _load_report(args.file, where)
     wanted = outputs or [("terminal", OutputFormat.TERMINAL, "-")]
-    try:
-        # Everything is rendered before anything is written: no half-written set of files.
-        color = not outputs and sys.stdout.isatty()
-        texts = [(name, fmt, path, render(report, fmt, color=color)) for name, fmt, path in wanted]
-    except (TypeError, ValueError, AttributeError, LookupError, ArithmeticError) as exc:
-        # The file parsed as a report but holds values of the wrong type (edited or corrupted).
-        raise UsageError(
-            f"report {where}: a homecheck report, but damaged ({type(exc).__name__}: {exc})"
-        ) from None
+    # Everything is rendered before anything is written: no half-written set of files. A loaded
+    # report is a valid one, so an error while rendering is a bug and keeps its traceback.
+    color = not outputs and sys.stdout.isatty()
+    texts = [(name, fmt, path, render(report, fmt, color=color)) for name, fmt, path in wanted]
     _write_texts(texts)
     return EXIT_READY
 
@@ -351,9 +422,19 @@ def _load_report(path: str, where: str) -> Report:
     except OSError as exc:
         raise UsageError(f"report {where}: cannot read ({exc.strerror})") from None
     try:
-        return json_report.loads(text)
+        report = json_report.loads(text)
+        # json_report.loads accepts the NaN/Infinity tokens of Python's json, which no homecheck
+        # report holds (it is written with allow_nan=False) and which the renderers cannot show
+        # (an infinite limit): reject them here, while loading, so that rendering needs no catch.
+        # (This check belongs in json_report.loads; then it goes.)
+        json.loads(text, parse_constant=_not_json_number)
     except (ValueError, RecursionError) as exc:
         raise UsageError(f"report {where}: {exc}") from None
+    return report
+
+
+def _not_json_number(token: str) -> NoReturn:
+    raise ValueError(f"a homecheck report, but damaged ({token} is not a JSON number)")
 
 
 def _now() -> str:
@@ -382,10 +463,7 @@ def _probes() -> int:
 def _devices() -> int:
     from probes.audio import devices as audio_devices
 
-    try:
-        inputs = audio_devices.list_inputs(audio_devices.load_sounddevice())
-    except ProbeError as exc:
-        _fail(str(exc))
+    inputs = audio_devices.list_inputs(audio_devices.load_sounddevice())  # ProbeError: one line
     if not inputs:
         print("No microphone (input device) found. Plug in a headset with a microphone.")
         return EXIT_NOT_READY

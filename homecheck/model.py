@@ -38,6 +38,7 @@ class Cause(StrEnum):
     PROBE_FAILED = "probe_failed"  # the probe ran but could not measure it; the reason says why
     STOPPED = "stopped"  # the run was stopped (Ctrl-C) before this was measured
     NEEDS_LONGER_RUN = "needs_longer_run"  # measured only in a longer run (--duration)
+    SKIPPED_BY_USER = "skipped_by_user"  # the user chose to skip it (--no-speech)
     # The probe ran but said nothing about this metric: a bug in the probe, not the setup.
     NOT_REPORTED = "not_reported"
 

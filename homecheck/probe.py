@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
+from homecheck.errors import HomecheckError
 from homecheck.model import ProbeResult
 
 # The reason every probe gives for what Ctrl-C left unmeasured (cause STOPPED).
@@ -36,6 +37,8 @@ class ProbeOptions:
 @dataclass
 class ProbeContext:
     options: ProbeOptions = field(default_factory=ProbeOptions)
+    # This probe's own event: set by Ctrl-C or when its time bound passes (then it has a short
+    # grace to return what it measured).
     cancelled: threading.Event = field(default_factory=threading.Event)
     progress: Callable[[float, str], None] = _ignore_progress
 
@@ -59,5 +62,5 @@ class Probe(Protocol):
     def run(self, context: ProbeContext) -> ProbeResult: ...
 
 
-class ProbeError(Exception):
+class ProbeError(HomecheckError):
     """A probe could not measure; the message is shown to the user as the reason."""

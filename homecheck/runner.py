@@ -1,14 +1,20 @@
 """Run probes one after another, each with a hard time bound, and never let one kill the run.
 
-Each probe runs in a daemon thread. While probes run, SIGINT (Ctrl-C) only sets the shared
-`cancelled` event: the main thread, which waits in short slices, sees it at once, gives the running
-probe a moment to return what it has, and marks the rest as not measured. A second Ctrl-C raises
-KeyboardInterrupt as usual. A probe that raises becomes a result with the reason; a probe that
-overruns its bound is abandoned (its thread is a daemon, so it cannot keep the process alive).
+Each probe runs in a daemon thread with a cancel event of its own (`ProbeContext.cancelled`).
+While probes run, SIGINT (Ctrl-C) only sets events: the run-wide stop and the running probe's
+event. The main thread, which waits in short slices, sees it at once, gives the running probe a
+moment (CANCEL_GRACE_S) to return what it has, and marks the rest as not measured. A second Ctrl-C
+raises KeyboardInterrupt as usual. A probe past its time bound gets the same treatment, for itself
+only: its event is set, it has the same grace to return what it has (kept, marked partial), and
+the next probe starts only after that. A probe that raises becomes a result with the reason (an
+unexpected exception is also logged with its traceback to the "homecheck" logger); one that still
+has not returned after the grace is abandoned (its thread is a daemon, so it cannot keep the
+process alive) and reported as not finished in time.
 """
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
@@ -21,8 +27,10 @@ from typing import Protocol
 from homecheck.model import Cause, ProbeResult
 from homecheck.probe import STOPPED_REASON, Probe, ProbeContext, ProbeError, ProbeOptions
 
-# After Ctrl-C, how long a running probe may take to hand back its partial result.
+# After Ctrl-C or its time bound, how long a probe may take to hand back its partial result.
 CANCEL_GRACE_S = 2.0
+
+log = logging.getLogger("homecheck")
 
 
 class Listener(Protocol):
@@ -50,6 +58,22 @@ class RunOutcome:
     interrupted: bool = False
 
 
+class _Stops:
+    """The run-wide stop (Ctrl-C) and the running probe's own cancel event."""
+
+    def __init__(self) -> None:
+        self.run = threading.Event()
+        self.probe = threading.Event()
+
+    def next_probe(self) -> threading.Event:
+        self.probe = threading.Event()
+        return self.probe
+
+    def stop_all(self) -> None:
+        self.run.set()
+        self.probe.set()
+
+
 @dataclass
 class _Slot:
     """Where the probe's thread leaves its answer."""
@@ -68,32 +92,32 @@ def run_probes(
 ) -> RunOutcome:
     listen = listener or SilentListener()
     outcome = RunOutcome()
-    cancelled = threading.Event()
-    with _sigint_sets(cancelled):
+    stops = _Stops()
+    with _sigint_sets(stops):
         for index, probe in enumerate(probes):
-            if cancelled.is_set():
+            if stops.run.is_set():
                 outcome.results.extend(
                     ProbeResult(probe=p.name, reason=STOPPED_REASON, cause=Cause.STOPPED)
                     for p in probes[index:]
                 )
                 break
-            result = _run_one(probe, options, cancelled, listen, poll_s)
+            result = _run_one(probe, options, stops, listen, poll_s)
             outcome.results.append(result)
             listen.finished(probe, result)
-    outcome.interrupted = cancelled.is_set()
+    outcome.interrupted = stops.run.is_set()
     return outcome
 
 
 @contextmanager
-def _sigint_sets(cancelled: threading.Event) -> Iterator[None]:
+def _sigint_sets(stops: _Stops) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def on_sigint(signum: int, frame: FrameType | None) -> None:
-        if cancelled.is_set():
+        if stops.run.is_set():
             raise KeyboardInterrupt
-        cancelled.set()
+        stops.stop_all()
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
@@ -105,11 +129,12 @@ def _sigint_sets(cancelled: threading.Event) -> Iterator[None]:
 def _run_one(
     probe: Probe,
     options: ProbeOptions,
-    cancelled: threading.Event,
+    stops: _Stops,
     listen: Listener,
     poll_s: float,
 ) -> ProbeResult:
     slot = _Slot()
+    cancelled = stops.next_probe()
 
     def report_progress(fraction: float, message: str) -> None:
         with slot.lock:
@@ -120,41 +145,47 @@ def _run_one(
 
     def work() -> None:
         try:
-            slot.result = probe.run(context)
+            result = probe.run(context)
         except ProbeError as exc:
-            slot.result = ProbeResult(probe=probe.name, reason=str(exc))
+            result = ProbeResult(probe=probe.name, reason=str(exc))
         except Exception as exc:  # one broken probe must not end the run; the reason is shown
-            slot.result = ProbeResult(
+            # The report gets one sentence; the traceback goes to the log (the CLI's log file).
+            log.exception("the %s probe failed unexpectedly", probe.name)
+            result = ProbeResult(
                 probe=probe.name,
                 reason=f"the {probe.title.lower()} check failed unexpectedly "
                 f"({type(exc).__name__}: {exc})",
             )
-        slot.result = _with_duration(slot.result, time.monotonic() - started)
+        slot.result = _with_duration(result, time.monotonic() - started)
 
     timeout = probe.timeout_seconds(options)
     listen.started(probe, probe.expected_seconds(options))
     thread = threading.Thread(target=work, name=f"probe-{probe.name}", daemon=True)
     thread.start()
     last_seen = (-1.0, "")
+    overran = False
     while thread.is_alive():
         try:
             thread.join(poll_s)
         except KeyboardInterrupt:  # SIGINT outside our handler (e.g. run from another thread)
-            cancelled.set()
-        if cancelled.is_set():
-            thread.join(CANCEL_GRACE_S)
+            stops.stop_all()
+        stopping = stops.run.is_set()
+        overran = not stopping and thread.is_alive() and time.monotonic() - started > timeout
+        if stopping or overran:
+            cancelled.set()  # tell this probe only; the next one gets a fresh event
+            thread.join(CANCEL_GRACE_S)  # and the next one starts only after this grace
             break
         with slot.lock:
             seen = (slot.fraction, slot.message)
         if seen != last_seen:
             listen.progress(probe, *seen)
             last_seen = seen
-        if time.monotonic() - started > timeout:
-            break
+    too_long = f"the {probe.title.lower()} check did not finish within {timeout:g} s"
     if slot.result is not None:
-        return slot.result
+        # Cut short by its bound but returned in the grace: keep what it measured.
+        return _cut_at_bound(slot.result, too_long) if overran else slot.result
     elapsed = round(time.monotonic() - started, 3)
-    if cancelled.is_set():
+    if stops.run.is_set():
         return ProbeResult(
             probe=probe.name,
             reason=STOPPED_REASON,
@@ -162,11 +193,19 @@ def _run_one(
             duration_s=elapsed,
             partial=True,
         )
-    return ProbeResult(
-        probe=probe.name,
-        reason=f"the {probe.title.lower()} check did not finish within {timeout:g} s",
-        duration_s=elapsed,
+    return ProbeResult(probe=probe.name, reason=too_long, duration_s=elapsed)
+
+
+def _cut_at_bound(result: ProbeResult, too_long: str) -> ProbeResult:
+    """Mark a result cut short by its time bound. A probe cannot tell its bound from Ctrl-C (one
+    event), so what it reported as stopped by the user (cause STOPPED) was cut by the bound."""
+    unmeasured = tuple(
+        replace(u, reason=too_long, cause=Cause.PROBE_FAILED) if u.cause is Cause.STOPPED else u
+        for u in result.unmeasured
     )
+    if result.cause is Cause.STOPPED:
+        result = replace(result, reason=too_long, cause=Cause.PROBE_FAILED)
+    return replace(result, unmeasured=unmeasured, partial=True)
 
 
 def _with_duration(result: ProbeResult, seconds: float) -> ProbeResult:

@@ -38,6 +38,7 @@ import psutil
 from homecheck.metrics import Metric, in_area, measured
 from homecheck.model import (
     JSON,
+    Cause,
     Measurement,
     ProbeResult,
     Series,
@@ -122,7 +123,9 @@ class SystemProbe:
             )
         else:
             unmeasured.append(
-                Unmeasured(Metric.CPU_HEADROOM_PCT, "stopped before CPU use was sampled")
+                Unmeasured(
+                    Metric.CPU_HEADROOM_PCT, "stopped before CPU use was sampled", Cause.STOPPED
+                )
             )
         details["top_cpu"] = [
             {"name": u.name, "cpu_pct": u.cpu_pct, "processes": u.count} for u in top_cpu

@@ -27,6 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from homecheck.errors import HomecheckError
 from homecheck.metrics import BY_ID, Kind
 from homecheck.model import Level, Profile, Requirement
 
@@ -38,7 +39,7 @@ _REQ_KEYS = {"level", "label", "advice", "min", "max", "warn_min", "warn_max", "
 _NUMBER_KEYS = ("min", "max", "warn_min", "warn_max")
 
 
-class ProfileError(Exception):
+class ProfileError(HomecheckError):
     """A profile that cannot be used. str() is the one line shown to the user."""
 
     def __init__(self, source: str, key: str | None, problem: str) -> None:

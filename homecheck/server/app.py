@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -37,17 +38,6 @@ BLOCK_BYTES = 1 << 20  # one send: large enough that per-chunk overhead stays sm
 SAMPLE_S = 0.1  # upload progress samples
 
 
-class Stopping:
-    """Set when the server begins to shut down: running transfers end at once, so a graceful
-    shutdown never has to cancel them."""
-
-    def __init__(self) -> None:
-        self.is_set = False
-
-    def set(self) -> None:
-        self.is_set = True
-
-
 def create_app(
     limits: Limits | None = None,
     udp_socket: socket.socket | None = None,
@@ -57,7 +47,9 @@ def create_app(
     (homecheck.wire.bytes_received)."""
     limits = limits or Limits()
     sessions = SessionTable(limits)
-    stopping = Stopping()
+    # Set when the server begins to shut down (serve.py): running transfers end at once, so a
+    # graceful shutdown never has to cancel them. Transfers poll `is_set()`; nothing awaits it.
+    stopping = threading.Event()
     echo = UdpEcho(udp_socket, sessions) if udp_socket is not None else None
     # Random bytes: compression anywhere on the path cannot inflate the measured speed.
     block = os.urandom(BLOCK_BYTES)
@@ -173,7 +165,7 @@ class _Watchdog:
     """Cancels the transfer's task when it makes no progress for `idle_s` (a stalled peer) or
     when the server is stopping."""
 
-    def __init__(self, idle_s: float, stopping: Stopping) -> None:
+    def __init__(self, idle_s: float, stopping: threading.Event) -> None:
         self.idle_s = idle_s
         self.stopping = stopping
         self.progress_at = time.monotonic()
@@ -188,7 +180,7 @@ class _Watchdog:
         while True:
             await asyncio.sleep(min(0.25, self.idle_s / 2))
             idle = time.monotonic() - self.progress_at > self.idle_s
-            if (idle or self.stopping.is_set) and self._task is not None:
+            if (idle or self.stopping.is_set()) and self._task is not None:
                 self.fired = True
                 self._task.cancel()
                 return
@@ -208,7 +200,12 @@ class _DownloadStream(Response):
     """Chunked random bytes for `seconds`, bounded in bytes and by the idle watchdog."""
 
     def __init__(
-        self, session: Session, seconds: float, limits: Limits, block: bytes, stopping: Stopping
+        self,
+        session: Session,
+        seconds: float,
+        limits: Limits,
+        block: bytes,
+        stopping: threading.Event,
     ) -> None:
         super().__init__(media_type="application/octet-stream")
         self.session, self.seconds, self.limits, self.block = session, seconds, limits, block
@@ -247,7 +244,7 @@ class _DownloadStream(Response):
         limit = self.limits.max_request_bytes
         sent = 0
         while sent < limit and time.monotonic() < deadline and not gone.is_set():
-            if self.stopping.is_set:
+            if self.stopping.is_set():
                 return
             left = limit - sent
             chunk = self.block if left >= len(self.block) else self.block[:left]
@@ -274,7 +271,7 @@ async def _receive_upload(
     session: Session,
     seconds: float,
     limits: Limits,
-    stopping: Stopping,
+    stopping: threading.Event,
     sock: Any,
 ) -> Response:
     """Count the body's bytes into the session's record for this stream, every ~100 ms, until
@@ -309,7 +306,7 @@ async def _receive_upload(
             if now >= deadline:
                 stopped = "time limit"
                 break
-            if stopping.is_set:
+            if stopping.is_set():
                 stopped = "server stopping"
                 break
     except ClientDisconnect:
@@ -317,7 +314,7 @@ async def _receive_upload(
     except asyncio.CancelledError:
         if not watchdog.absorb():
             raise
-        stopped = "server stopping" if stopping.is_set else "idle"
+        stopped = "server stopping" if stopping.is_set() else "idle"
     finally:
         watchdog.close()
         session.transfers -= 1

@@ -10,6 +10,7 @@ import contextlib
 import sys
 from collections.abc import Callable
 
+from homecheck.errors import UsageError
 from homecheck.server.sessions import Limits
 
 DEFAULT_HOST = "127.0.0.1"
@@ -66,16 +67,13 @@ EXTRA_MODULES = {"starlette", "uvicorn", "httptools", "h11", "anyio"}
 
 def run(args: argparse.Namespace) -> int:
     try:
-        from homecheck.server.serve import ServeError, serve
+        from homecheck.server.serve import serve
     except ImportError as exc:
         if (exc.name or "").split(".")[0] not in EXTRA_MODULES:
             raise
-        print(
-            f"homecheck: error: homecheck serve needs the server extra ({exc.name} is missing): "
-            f"{INSTALL_HINT}",
-            file=sys.stderr,
-        )
-        return 2
+        raise UsageError(
+            f"homecheck serve needs the server extra ({exc.name} is missing): {INSTALL_HINT}"
+        ) from None
     limits = Limits(
         max_sessions=args.max_tests,
         max_transfer_s=float(args.max_transfer_seconds),
@@ -90,12 +88,8 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    try:
-        with contextlib.suppress(KeyboardInterrupt):
-            serve(args.host, args.port, limits, ready)
-    except ServeError as exc:
-        print(f"homecheck: error: {exc}", file=sys.stderr)
-        return 2
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(args.host, args.port, limits, ready)
     print("homecheck serve: stopped", file=sys.stderr, flush=True)
     return 0
 

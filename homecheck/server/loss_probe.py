@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import secrets
 import socket
+import threading
 import time
 from typing import Any
 
@@ -84,13 +85,13 @@ class LossProbe:
         return None
 
     async def _send_down(
-        self, session: Session, address: Any, pps: float, count: int, stopping: Any
+        self, session: Session, address: Any, pps: float, count: int, stopping: threading.Event
     ) -> None:
         record = session.loss
         record.down_running = True
         start, done = time.monotonic(), 0
         try:
-            while done < count and not stopping.is_set:
+            while done < count and not stopping.is_set():
                 if self.sessions.get(session.token) is not session:
                     return  # the session ended (closed, expired)
                 due = min(count, int((time.monotonic() - start) * pps) + 1)
@@ -108,7 +109,7 @@ class LossProbe:
         finally:
             record.down_running = False
 
-    def routes(self, limits: Limits, stopping: Any) -> list[Route]:
+    def routes(self, limits: Limits, stopping: threading.Event) -> list[Route]:
         async def downstream(request: Request) -> Response:
             session = self.sessions.get_hex(request.path_params["token"])
             if session is None:

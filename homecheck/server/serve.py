@@ -17,6 +17,7 @@ from types import FrameType
 
 import uvicorn
 
+from homecheck.errors import HomecheckError
 from homecheck.server.app import create_app
 from homecheck.server.connections import ConnectionSockets
 from homecheck.server.sessions import Limits
@@ -24,7 +25,7 @@ from homecheck.server.sessions import Limits
 SHUTDOWN_GRACE_S = 2
 
 
-class ServeError(Exception):
+class ServeError(HomecheckError):
     """The server cannot start; the message says why in one line."""
 
 

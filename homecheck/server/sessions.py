@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from homecheck.errors import HomecheckError
 from homecheck.wire import TOKEN_BYTES
 
 MAX_UPLOAD_RECORDS = 64  # per session: bounds the memory a client can make us keep
@@ -91,7 +92,7 @@ class Session:
         return record.samples
 
 
-class Busy(Exception):
+class Busy(HomecheckError):
     """Too many concurrent tests."""
 
 
@@ -107,7 +108,7 @@ class SessionTable:
         now = time.monotonic() if now is None else now
         self.reap(now)
         if len(self._sessions) >= self.limits.max_sessions:
-            raise Busy
+            raise Busy("the server is running its maximum number of tests; try again soon")
         lifetime = min(max(seconds, 1.0), self.limits.max_session_s)
         session = Session(
             token=secrets.token_bytes(TOKEN_BYTES),

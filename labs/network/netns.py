@@ -32,7 +32,12 @@ PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() els
 
 
 class LabError(Exception):
-    """The lab could not be built (not root, a missing tool, a kernel feature missing)."""
+    """The lab could not be built (not root, a missing tool, a kernel feature missing).
+
+    Not a `homecheck.errors.HomecheckError` on purpose: the lab is test tooling, not shipped, and
+    its errors are for developers. Code that catches HomecheckError (the CLI, a probe turning an
+    error into a reason) must never take a broken test bench for a user's bad input.
+    """
 
 
 def run(argv: Sequence[str], timeout: float = 10.0, check: bool = True) -> str:

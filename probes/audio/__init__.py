@@ -57,7 +57,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from homecheck.metrics import Metric, in_area, measured
-from homecheck.model import JSON, Measurement, Phase, ProbeResult, Series, SeriesName, Unmeasured
+from homecheck.model import (
+    JSON,
+    Cause,
+    Measurement,
+    Phase,
+    ProbeResult,
+    Series,
+    SeriesName,
+    Unmeasured,
+)
 from homecheck.probe import ProbeContext, ProbeError, ProbeOptions
 from probes.audio import analysis, devices
 from probes.audio.recorder import Recorder
@@ -211,7 +220,7 @@ class AudioProbe:
         if len(room) < take.rate * analysis.FRAME_S:
             why = "stopped before the room was recorded"
             missing = (Metric.INPUT_LIVE, *ROOM_METRICS, Metric.SPEECH_SNR_DB)
-            unmeasured += [Unmeasured(m, why) for m in missing]
+            unmeasured += [Unmeasured(m, why, Cause.STOPPED) for m in missing]
             return self._finish(take, measurements, unmeasured, series, details)
 
         measurements.append(measured(Metric.INPUT_LIVE, True))
@@ -240,7 +249,14 @@ class AudioProbe:
             measurements.append(measurements_speech[0])
             details.update(measurements_speech[1])
         else:
-            unmeasured.append(Unmeasured(Metric.SPEECH_SNR_DB, why_not))
+            cause = (
+                Cause.SKIPPED_BY_USER
+                if not speech_wanted
+                else Cause.STOPPED
+                if not take.room_complete or len(speech) < take.rate
+                else Cause.PROBE_FAILED
+            )
+            unmeasured.append(Unmeasured(Metric.SPEECH_SNR_DB, why_not, cause))
         return self._finish(take, measurements, unmeasured, series, details)
 
     def _finish(

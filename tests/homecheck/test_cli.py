@@ -161,16 +161,31 @@ def _no_color(monkeypatch: pytest.MonkeyPatch) -> None:
     os.environ.pop("FORCE_COLOR", None)
 
 
-def test_a_closed_pipe_is_no_traceback() -> None:
-    # `homecheck probes | head`: the reader has left before homecheck writes.
-    proc = subprocess.Popen(
-        [*HOMECHECK, "probes"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    proc.stdout.close()
-    stderr = proc.stderr.read()
-    proc.wait(timeout=20)
-    assert "Traceback" not in stderr
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+def test_a_closed_pipe_is_no_traceback_and_exit_141(unbuffered: str) -> None:
+    # `homecheck probes | true`: the reader has left before homecheck writes. With buffered
+    # stdout (no PYTHONUNBUFFERED) the write fails only at the final flush.
+    read_end, write_end = os.pipe()
+    reader = subprocess.Popen(["true"], stdin=read_end)
+    os.close(read_end)
+    reader.wait(timeout=20)  # now nobody can read: every write gets EPIPE
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = unbuffered
+    try:
+        done = subprocess.run(
+            [*HOMECHECK, "probes"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            timeout=20,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141, done.stderr  # 128 + SIGPIPE, never 1 ("not ready")
+    assert done.stderr == ""
 
 
 def test_names_are_split_and_trimmed() -> None:

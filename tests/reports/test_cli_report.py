@@ -85,6 +85,8 @@ def _damaged(report: Report) -> dict[str, str]:
     bad_level["profile"]["requirements"][0]["level"] = "mandatory"
     bad_probe = json.loads(json.dumps(good))
     bad_probe["probes"][0] = 5
+    infinite = json.loads(json.dumps(good))
+    infinite["profile"]["requirements"][0]["min"] = float("inf")  # dumped as Infinity
     return {
         "not JSON": "this is not json {",
         "wrong schema_version": json.dumps(wrong_version),
@@ -93,12 +95,22 @@ def _damaged(report: Report) -> dict[str, str]:
         "wrong type": json.dumps(bad_probe),
         "a list": "[1, 2]",
         "empty": "",
+        "Infinity": json.dumps(infinite),
     }
 
 
 @pytest.mark.parametrize(
     "case",
-    ["not JSON", "wrong schema_version", "damaged", "bad enum", "wrong type", "a list", "empty"],
+    [
+        "not JSON",
+        "wrong schema_version",
+        "damaged",
+        "bad enum",
+        "wrong type",
+        "a list",
+        "empty",
+        "Infinity",
+    ],
 )
 def test_bad_report_files(
     case: str, full_report: Report, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -109,6 +121,26 @@ def test_bad_report_files(
     line = _error_line(capsys, ["report", str(path), "--html", str(out)])
     assert f"report {path}: " in line
     assert not out.exists()  # nothing half-written
+
+
+def test_a_renderer_bug_is_not_a_damaged_report(
+    full_report: Report,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A valid report that a renderer fails on is a bug of homecheck: it keeps its traceback
+    instead of telling the user their file is damaged."""
+    saved = _saved(full_report, tmp_path)
+
+    def broken(report: Report, fmt: OutputFormat, color: bool = False) -> str:
+        return report.profile.no_such_field  # type: ignore[attr-defined, no-any-return]
+
+    monkeypatch.setattr("homecheck.cli.render", broken)
+    with pytest.raises(AttributeError, match="no_such_field"):
+        main(["report", str(saved), "--markdown", str(tmp_path / "out.md")])
+    assert "damaged" not in capsys.readouterr().err
+    assert not (tmp_path / "out.md").exists()
 
 
 def test_unreadable_report_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from homecheck.model import ProbeResult
+from homecheck.model import Cause, ProbeResult
 from homecheck.probe import ProbeContext, ProbeOptions
 from labs.audio import signals
 from labs.audio.virtual_mic import Player, VirtualMic
@@ -90,5 +90,6 @@ def test_silence_while_asked_to_read_is_no_voice_heard(
 def test_speech_check_skipped_says_how_to_include_it(virtual_mic: VirtualMic) -> None:
     with virtual_mic.play(signals.white(12.0, -50.0)):
         result = AudioProbe(room_seconds=1.0).run(ProbeContext(options=ProbeOptions(speech=False)))
-    reason = {u.metric: u.reason for u in result.unmeasured}["audio.speech_snr_db"]
-    assert "--speech" in reason
+    (skipped,) = [u for u in result.unmeasured if u.metric == "audio.speech_snr_db"]
+    assert "--speech" in skipped.reason
+    assert skipped.cause is Cause.SKIPPED_BY_USER
