@@ -18,6 +18,7 @@ from enum import Enum
 
 from markupsafe import Markup, escape
 
+from homecheck.model import Phase
 from reports.scales import clean, fmt, log_ticks, nice_ticks, number, segments, thin
 
 WIDTH, HEIGHT = 760, 300
@@ -30,8 +31,12 @@ MAX_POINTS = 2 * (WIDTH - LEFT - RIGHT)
 
 
 # Phases that are the baseline (not shaded): the network's idle span, the audio probe's quiet room.
-QUIET_PHASES = frozenset({"idle", "room", "quiet"})
-PHASE_LABELS = {"download": "download load", "upload": "upload load", "room": "quiet room"}
+QUIET_PHASES: frozenset[str] = frozenset({Phase.IDLE, Phase.ROOM})
+PHASE_LABELS: dict[str, str] = {
+    Phase.DOWNLOAD: "download load",
+    Phase.UPLOAD: "upload load",
+    Phase.ROOM: "quiet room",
+}
 
 
 class LineStyle(Enum):

@@ -14,7 +14,7 @@ import json
 import math
 from collections.abc import Mapping
 from importlib import resources
-from typing import Any
+from typing import Any, NoReturn
 
 from homecheck import aggregator
 from homecheck.model import (
@@ -158,12 +158,18 @@ def _result(result: ProbeResult) -> dict[str, Any]:
 def loads(text: str) -> Report:
     """Parse a saved report. Raises ValueError (one line) if it is not a homecheck report."""
     try:
-        data = json.loads(text)
+        # NaN and Infinity are not JSON numbers; no homecheck report holds them (it is written with
+        # allow_nan=False), and a renderer could not show an infinite limit.
+        data = json.loads(text, parse_constant=_not_a_json_number)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not JSON ({exc})") from None
     except RecursionError:
         raise ValueError("not a homecheck report (nested too deeply)") from None
     return from_dict(data)
+
+
+def _not_a_json_number(token: str) -> NoReturn:
+    raise ValueError(f"a homecheck report, but damaged ({token} is not a JSON number)")
 
 
 def from_dict(data: Mapping[str, Any]) -> Report:

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from homecheck.metrics import area
+from homecheck.metrics import Metric, area
 from homecheck.model import Cause, Finding, Level, Report, Verdict
 from reports import vocabulary as vocab
 
@@ -96,8 +96,8 @@ def _busiest(report: Report) -> list[str]:
     if system is None:
         return lines
     for metric, key, field, unit, title in (
-        ("system.cpu_headroom_pct", "top_cpu", "cpu_pct", "%", "Biggest CPU users during the test"),
-        ("system.ram_available_gb", "top_memory", "rss_gb", "GB", "Biggest memory users"),
+        (Metric.CPU_HEADROOM_PCT, "top_cpu", "cpu_pct", "%", "Biggest CPU users during the test"),
+        (Metric.RAM_AVAILABLE_GB, "top_memory", "rss_gb", "GB", "Biggest memory users"),
     ):
         if verdicts.get(metric, Verdict.PASS) is Verdict.PASS:
             continue
