@@ -1,6 +1,6 @@
-"""Fixtures shared across the suite: a real `homecheck serve` on 127.0.0.1 and shaped links from
-the network lab (root only; in CI a lab that cannot be built fails the test, see
-tests/support/environment.py)."""
+"""Fixtures shared across the suite: a real `homecheck serve` on 127.0.0.1, shaped links from the
+network lab (root only), and the virtual microphone (a private PulseAudio). In CI a lab that
+cannot be built fails the test (tests/support/environment.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from labs.audio.virtual_mic import VirtualMic, tools_missing
 from labs.network import Link, LinkSpec, check_environment
 from tests.support.environment import need
 from tests.support.serve import Served, start_serve, stop_serve
@@ -49,3 +50,28 @@ def lab() -> Iterator[Callable[[LinkSpec], Link]]:
     yield make
     for link in links:
         link.close()
+
+
+@pytest.fixture(scope="session")
+def virtual_mic_server() -> Iterator[VirtualMic]:
+    """A private PulseAudio with a null sink, started once (~0.3 s) and stopped at the end."""
+    missing = tools_missing()
+    need(not missing, f"PulseAudio tools missing: {', '.join(missing)} (make test-debs)")
+    mic = VirtualMic()
+    try:
+        mic.start()
+    except (OSError, RuntimeError) as exc:
+        mic.stop()
+        need(False, f"cannot start the virtual microphone: {exc}")
+    try:
+        yield mic
+    finally:
+        mic.stop()
+
+
+@pytest.fixture
+def virtual_mic(virtual_mic_server: VirtualMic) -> Iterator[VirtualMic]:
+    """The virtual microphone as this process's default microphone, for one test only (so other
+    tests' subprocesses never inherit it)."""
+    with virtual_mic_server.in_this_process():
+        yield virtual_mic_server

@@ -14,7 +14,6 @@ PulseAudio virtual microphone.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ from homecheck.metrics import CATALOGUE, Kind, Metric, check, check_result, meas
 from homecheck.model import Measurement, ProbeResult, Unmeasured
 from homecheck.probe import Probe, ProbeContext, ProbeOptions
 from labs.audio import signals
-from labs.audio.virtual_mic import VirtualMic, tools_missing
+from labs.audio.virtual_mic import VirtualMic
 from labs.network.speedtest_fake import FakeSpeedtest, Mode
 from probes.audio import AudioProbe
 from probes.network import NetworkProbe, Timing
@@ -153,23 +152,6 @@ def test_network_probe_against_public_servers(
         probe = NetworkProbe(public=QUICK)
         result = probe.run(ProbeContext(options=ProbeOptions(dns_names=LOCAL_DNS)))
     assert_contract(probe, result)
-
-
-@pytest.fixture(scope="module")
-def virtual_mic() -> Iterator[VirtualMic]:
-    missing = tools_missing()
-    need(not missing, f"PulseAudio tools missing: {', '.join(missing)} (make test-debs)")
-    mic = VirtualMic()
-    try:
-        mic.start()
-    except (OSError, RuntimeError) as exc:
-        mic.stop()
-        need(False, f"cannot start the virtual microphone: {exc}")
-    try:
-        with mic.in_this_process():
-            yield mic
-    finally:
-        mic.stop()
 
 
 @pytest.mark.parametrize("noise_dbfs", [-45.0, None], ids=["noise", "dead"])

@@ -63,18 +63,12 @@ from probes.network.public.rtt_sampler import RttSample, RttSampler
 
 T = TypeVar("T")
 
-# Everything this backend measures, in report order.
+# Everything this backend measures: the speeds, the call figures, the delay added under load.
 METRICS = (
     Metric.DOWNLOAD_MBPS,
     Metric.UPLOAD_MBPS,
-    Metric.LATENCY_MS,
-    Metric.LATENCY_P95_MS,
-    Metric.JITTER_UP_MS,
-    Metric.JITTER_DOWN_MS,
-    Metric.LOSS_UP_PCT,
-    Metric.LOSS_DOWN_PCT,
+    *callquality.CALL_METRICS,
     Metric.LOADED_LATENCY_INCREASE_MS,
-    Metric.MOS,
 )
 _OVER_TIME = "measured over time only against an employer server (--server with --duration)"
 NOT_HERE = {
