@@ -1,4 +1,5 @@
-"""Microphones: load PortAudio, list input devices, pick one, guess what kind of headset it is.
+"""Microphones: load PortAudio, list input devices, pick one, and tell its headset kind
+(probes/audio/headset.py).
 
 Device names come from drivers and from the devices themselves (a Bluetooth headset names itself),
 so they are untrusted text: control characters are removed before a name is shown, and names
@@ -213,7 +214,8 @@ def capture_settings(sd: ModuleType, device: InputDevice) -> tuple[int, int]:
             return rate, channels
     raise ProbeError(
         f"the microphone {display_name(device.name)!r} accepts none of the usual sample rates "
-        "(48000, 44100, 16000 Hz); choose another one with --mic (see `homecheck devices`)"
+        f"({', '.join(str(r) for r in PREFERRED_RATES)} Hz); choose another one with --mic "
+        "(see `homecheck devices`)"
     )
 
 
