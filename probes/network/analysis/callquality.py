@@ -13,6 +13,16 @@ probes of a public speed-test server), so one number always means the same thing
   (ITU-T G.113 Appendix I, the 2-state Markov model G.107 uses): p = P(lost | previous arrived),
   q = P(arrived | previous lost); 1 for random loss, above 1 when losses come in runs;
 - MOS / R-factor: probes/network/analysis/emodel.py (ITU-T G.107).
+
+Too few probes are no measurement: jitter, loss and MOS need at least MIN_PROBES probes of the
+quiet line, or they are NOT MEASURED with the count in the reason (never 0 ms / 0 % from one
+answer). Why 40: with n probes and none lost, the 95 % upper confidence bound of the loss is about
+3/n (the "rule of three", Hanley & Lippman-Hand, JAMA 1983); at 40 that is 7.5 %, where the E-model
+for G.711 already falls to R 70 / MOS 3.6 (the profiles' fail line), so fewer probes cannot even
+tell a usable line from an unusable one. It is also more than two spans of the RFC 3550 estimator
+(gain 1/16), so the mean jitter is not just its first few values. Both backends send far more when
+nothing goes wrong (the public one ~60 probes in its 3 s quiet stretch, a homecheck server ~150
+voice packets plus the loss probe); fewer means the sampler or the run stopped early.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from probes.network.analysis import emodel
 
 RFC3550_GAIN = 1 / 16
 MAX_SAMPLES = 1000  # samples kept in the JSON per measurement (a long --duration is decimated)
+MIN_PROBES = 40  # fewest quiet-line probes for jitter, loss and MOS (the module docstring says why)
 
 
 @dataclass(frozen=True)
@@ -139,6 +150,27 @@ CALL_METRICS = (
 )
 
 
+# What needs MIN_PROBES: a delay is a delay from a few answers; these are not.
+SPREAD_METRICS = (
+    Metric.JITTER_UP_MS,
+    Metric.JITTER_DOWN_MS,
+    Metric.LOSS_UP_PCT,
+    Metric.LOSS_DOWN_PCT,
+    Metric.MOS,
+)
+
+
+def too_few_probes(count: int, why_short: str | None = None) -> str | None:
+    """The reason jitter, loss and MOS are not measured from `count` probes, or None if enough."""
+    if count >= MIN_PROBES:
+        return None
+    cause = f" ({why_short})" if why_short else ""
+    return (
+        f"only {count} probe(s) of the quiet line{cause}; jitter, loss and call quality need at "
+        f"least {MIN_PROBES} to mean anything"
+    )
+
+
 def rtt_measurements(
     rtts_ms: Sequence[float], method: str
 ) -> tuple[tuple[Measurement, ...], RttStats | None]:
@@ -154,30 +186,46 @@ def rtt_measurements(
 
 
 def measurements_from_rtts(
-    rtts_ms: Sequence[float | None], method: str
+    rtts_ms: Sequence[float | None], method: str, why_short: str | None = None
 ) -> tuple[tuple[Measurement, ...], tuple[Unmeasured, ...]]:
     """For a backend that only has round trips (one entry per probe, None = no answer): delay,
     jitter, loss and MOS. Without one-way times the direction of jitter and loss cannot be told
     apart, so both directions get the round-trip figure: jitter is RFC 3550 applied to the round
     trips divided by sqrt(2) (two independent directions of equal variation add up in the round
-    trip), loss is the round-trip loss (an upper bound for each direction)."""
+    trip), loss is the round-trip loss (an upper bound for each direction).
+
+    Fewer than MIN_PROBES probes: delay only; jitter, loss and MOS are NOT MEASURED with the count
+    (and `why_short`, what cut the probes short, when the caller knows)."""
     answered = [r for r in rtts_ms if r is not None]
     if not answered:
         why = "no answer came back from the test server, so delay and call quality are unknown"
         return (), tuple(Unmeasured(m, why) for m in CALL_METRICS)
     rtt_figures, stats = rtt_measurements(answered, method)
     assert stats is not None
-    j_series = rfc3550_jitter(answered)
-    jitter = (sum(j_series) / len(j_series) / math.sqrt(2)) if j_series else 0.0
+    too_few = too_few_probes(len(rtts_ms), why_short)
+    if too_few is not None:
+        return rtt_figures, tuple(Unmeasured(m, too_few) for m in SPREAD_METRICS)
     loss = loss_stats([r is None for r in rtts_ms])
+    loss_method = f"{method}; round-trip loss of {loss.total} probes, both directions"
+    loss_figures = (
+        measured(Metric.LOSS_UP_PCT, round(loss.pct, 2), method=loss_method),
+        measured(Metric.LOSS_DOWN_PCT, round(loss.pct, 2), method=loss_method),
+    )
+    j_series = rfc3550_jitter(answered)
+    if not j_series:  # enough probes sent, but a single one answered
+        why = f"only 1 of {len(rtts_ms)} probes was answered: jitter needs two answers or more"
+        return (*rtt_figures, *loss_figures), (
+            Unmeasured(Metric.JITTER_UP_MS, why),
+            Unmeasured(Metric.JITTER_DOWN_MS, why),
+            Unmeasured(Metric.MOS, "the call quality needs the jitter, which was not measured"),
+        )
+    jitter = sum(j_series) / len(j_series) / math.sqrt(2)
     quality = emodel.call_quality(stats.median_ms, jitter, loss.pct, loss.burst_r)
     jitter_method = f"{method}; RFC 3550 on round trips / sqrt(2), both directions"
-    loss_method = f"{method}; round-trip loss, both directions"
     return (
         *rtt_figures,
         measured(Metric.JITTER_UP_MS, round(jitter, 2), method=jitter_method),
         measured(Metric.JITTER_DOWN_MS, round(jitter, 2), method=jitter_method),
-        measured(Metric.LOSS_UP_PCT, round(loss.pct, 2), method=loss_method),
-        measured(Metric.LOSS_DOWN_PCT, round(loss.pct, 2), method=loss_method),
+        *loss_figures,
         measured(Metric.MOS, quality.mos, method=f"ITU-T G.107, R = {quality.r_factor}"),
     ), ()

@@ -276,7 +276,11 @@ def stream_figures(run: Run, stream: CallStream, out: Out, reason_cut: str | Non
         out.measurements.extend(
             callquality.rtt_measurements(idle_rtts, STREAM_METHOD + ", quiet line")[0]
         )
-        _jitter_loss_mos(quiet, idle, dense, out)
+        too_few = callquality.too_few_probes(len(idle))
+        if too_few is None:
+            _jitter_loss_mos(quiet, idle, dense, out)
+        else:  # a run stopped in its first second: a delay, but no jitter/loss/MOS from 3 packets
+            out.missing(reason_cut or too_few, *callquality.SPREAD_METRICS)
     increases: dict[str, JSON] = {}
     for direction in Direction:
         window = loaded_window(run, direction)

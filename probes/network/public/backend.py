@@ -22,6 +22,8 @@ What it measures
   trips cannot be split into directions, so upstream and downstream carry the same figures (the
   loss is an upper bound of each). The median delay during each load phase minus the quiet
   median is the delay added under load (bufferbloat; the worse of the two is reported).
+  Fewer than callquality.MIN_PROBES (40) quiet probes give the delay only: jitter, loss and MOS
+  are then NOT MEASURED with the count and, if the probes stopped, why.
 - Not measurable here: whether voice (UDP) traffic gets through, and figures per time window; an
   employer's `homecheck serve` (`--server`) measures those.
 
@@ -254,7 +256,7 @@ def _measure(run: _Run) -> None:
     finally:
         samples = sampler.stop()
         counters.stop()
-        _path(run, samples, sampler.method.value)
+        _path(run, samples, sampler.method.value, sampler.failure)
         run.series += counters.series(run.phases, run.started)
     progress(1.0, "done")
 
@@ -299,7 +301,7 @@ def _speed(run: _Run, metric: Metric, bits_per_s: float, tester: Any, way: Direc
     )
 
 
-def _path(run: _Run, samples: Sequence[RttSample], method: str) -> None:
+def _path(run: _Run, samples: Sequence[RttSample], method: str, failure: str | None = None) -> None:
     """Delay, jitter, loss and MOS from the idle probes (probes/network/analysis/callquality.py,
     shared with the
     homecheck-server backend), and the delay added under load."""
@@ -314,7 +316,7 @@ def _path(run: _Run, samples: Sequence[RttSample], method: str) -> None:
     )
     run.details["rtt_method"] = method
     how = f"{method} to the speed-test server, every {run.settings.probe_interval_s * 1000:g} ms"
-    figures, missing = callquality.measurements_from_rtts(idle, f"{how}, line quiet")
+    figures, missing = callquality.measurements_from_rtts(idle, f"{how}, line quiet", failure)
     run.measurements += figures
     run.unmeasured += missing
     answered = [r for r in idle if r is not None]

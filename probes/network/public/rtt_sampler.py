@@ -14,6 +14,12 @@ A probe with no answer within `timeout_s` (default 1 s, the initial TCP retransm
 RFC 6298, so a lost SYN counts as lost and not as a 1 s round trip) is lost. Samples are tagged
 with the phase that was running when they were sent (idle / download / upload), so delay under
 load (bufferbloat) can be told from idle delay. Times are milliseconds from a monotonic clock.
+
+Windows: its select() refuses three empty sets (WSAEINVAL, WinError 10022; Python docs of
+select.select: "not on Windows"), and between TCP probes nothing is registered, so the loop sleeps
+instead of selecting on nothing. Should the loop still fail, the sampler keeps what it has and
+says why in `failure` (nothing is printed over the progress display); the figures built from too
+few samples are then NOT MEASURED (probes/network/analysis/callquality.py, MIN_PROBES).
 """
 
 from __future__ import annotations
@@ -102,6 +108,7 @@ class RttSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rtt-sampler", daemon=True)
         self._started = 0.0
+        self.failure: str | None = None  # why the sampling loop ended early, if it did
 
     def start(self) -> RttSampler:
         self._started = time.perf_counter()
@@ -164,6 +171,12 @@ class RttSampler:
 
     # --- the sampling loop -----------------------------------------------------------------------
     def _loop(self) -> None:
+        try:
+            self._sample()
+        except Exception as exc:  # a thread's exception would only be printed: keep it as a reason
+            self.failure = f"the delay probes stopped: {type(exc).__name__}: {exc}"
+
+    def _sample(self) -> None:
         selector = selectors.DefaultSelector()
         # seq -> (sent perf_counter, phase, TCP socket or None)
         pending: dict[int, tuple[float, Phase, socket.socket | None]] = {}
@@ -182,7 +195,11 @@ class RttSampler:
                     if now - sent > self.timeout_s:
                         self._finish(key, None, pending, selector)
                 wait = self.interval_s if self._stop.is_set() else next_send - now
-                for ready, _ in selector.select(max(0.0, min(wait, 0.05))):
+                wait = max(0.0, min(wait, 0.05))
+                if not selector.get_map():  # Windows' select() rejects empty sets (WSAEINVAL)
+                    time.sleep(wait)
+                    continue
+                for ready, _ in selector.select(wait):
                     self._on_event(ready.data, pending, selector)
         finally:
             for key in list(pending):

@@ -134,3 +134,24 @@ def test_merge_cumulative_adds_streams() -> None:
     merged = steady_rate.merge_cumulative([a, b], step_s=0.5)
     assert merged[0] == (0.0, 0)
     assert merged[-1] == (2.0, 275)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, callquality.MIN_PROBES - 1])
+def test_too_few_round_trips_give_a_delay_but_no_jitter_loss_or_mos(count: int) -> None:
+    """One answer once read as jitter 0.00 ms and loss 0 % and passed: now NOT MEASURED."""
+    rtts: list[float | None] = [20.0] * count
+    measured, missing = callquality.measurements_from_rtts(rtts, "TCP ping", "the sampler died")
+    assert {m.metric for m in measured} == {"network.latency_ms", "network.latency_p95_ms"}
+    reasons = {u.metric: u.reason for u in missing}
+    assert set(reasons) == set(callquality.SPREAD_METRICS)
+    assert all(f"only {count} probe" in r and "the sampler died" in r for r in reasons.values())
+    assert all(str(callquality.MIN_PROBES) in r for r in reasons.values())
+
+
+def test_enough_probes_but_one_answer_gives_loss_and_no_jitter() -> None:
+    rtts: list[float | None] = [20.0] + [None] * (callquality.MIN_PROBES - 1)
+    measured, missing = callquality.measurements_from_rtts(rtts, "TCP ping")
+    values = {m.metric: m.value for m in measured}
+    assert values["network.loss_up_pct"] == pytest.approx(97.5)
+    assert {u.metric for u in missing} == {"network.jitter_up_ms", "network.jitter_down_ms",
+                                           "network.mos"}  # fmt: skip

@@ -123,3 +123,20 @@ def test_ctrl_c_keeps_what_was_measured(loopback_server: Served) -> None:
     assert "network.latency_ms" in values and values["network.udp_ok"] is True
     reasons = {u.metric: u.reason for u in result.unmeasured}
     assert "Ctrl-C" in reasons["network.upload_mbps"]
+
+
+def test_stopped_in_the_first_second_gives_no_jitter_loss_or_mos(loopback_server: Served) -> None:
+    """A handful of voice packets is no jitter, loss or call quality (callquality.MIN_PROBES):
+    the delay is kept, the rest is NOT MEASURED, never 0 ms / 0 % from a few answers."""
+    probe = NetworkProbe(Timing(idle_s=3.0, load_s=1.0, streams=1))
+    options = ProbeOptions(server=loopback_server.url, dns_names=("localhost",))
+    context = ProbeContext(options=options)
+    timer = threading.Timer(0.4, context.cancelled.set)  # Ctrl-C early in the quiet stretch
+    timer.start()
+    result = probe.run(context)
+    values = _values(result)
+    assert "network.latency_ms" in values
+    spread = {"network.jitter_up_ms", "network.jitter_down_ms", "network.loss_up_pct",
+              "network.loss_down_pct", "network.mos"}  # fmt: skip
+    assert not spread & set(values)
+    assert spread <= {u.metric for u in result.unmeasured}

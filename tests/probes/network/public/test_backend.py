@@ -22,10 +22,15 @@ from homecheck.probe import ProbeContext, ProbeOptions
 from homecheck.runner import run_probes
 from labs.network.speedtest_fake import FakeSpeedtest, Mode
 from probes.network import NetworkProbe
+from probes.network.analysis import callquality
 from probes.network.public.backend import METRICS, NOT_HERE, SpeedtestSettings, run_speedtest
 from tests.support.environment import need
+from tests.support.windows_select import use_windows_select
 
-QUICK = SpeedtestSettings(idle_s=1.0, download_s=1.5, upload_s=1.5, socket_timeout_s=1.5)
+# 75 quiet probes, above callquality.MIN_PROBES (40), as the default 3 s at 50 ms gives 60.
+QUICK = SpeedtestSettings(
+    idle_s=1.5, download_s=1.5, upload_s=1.5, socket_timeout_s=1.5, probe_interval_s=0.02
+)
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +197,19 @@ def test_the_network_probe_uses_it_without_a_server(fake: FakeSpeedtest) -> None
     assert set(probe.metrics) == {m.metric for m in result.measurements} | {
         u.metric for u in result.unmeasured
     }
+
+
+def test_delay_jitter_and_loss_with_windows_select(
+    fake: FakeSpeedtest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On Windows the delay probes once died at the first empty select() (WinError 10022) and
+    jitter 0.00 ms / loss 0 % from one answer passed. Now they keep going all through the test."""
+    use_windows_select(monkeypatch)
+    result, _ = timed()
+
+    assert result.reason is None and not result.partial, result.details
+    rtt = next(s for s in result.series if s.name == "rtt_ms")
+    idle_end = next(end for name, _, end in rtt.phases if name == "idle")
+    assert len([t for t, _ in rtt.points if t < idle_end]) >= callquality.MIN_PROBES
+    for metric in callquality.SPREAD_METRICS:
+        assert result.measurement(metric) is not None, metric

@@ -2,22 +2,25 @@
 
 Loopback for TCP connect timing; a pair of namespaces for ICMP (allowed there with
 net.ipv4.ping_group_range, which is per namespace) and for loss: an iptables `statistic` rule drops
-a known share of the probes at random.
+a known share of the probes at random (those need root; the loopback ones do not).
 """
 
 from __future__ import annotations
 
+import errno
+import selectors
 import socket
+import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from labs.network.netns import Netns, VethPair, host_problem
 from probes.network.public.rtt_sampler import RttMethod, RttSampler
 from tests.support.environment import need
-
-pytestmark = pytest.mark.root
+from tests.support.windows_select import use_windows_select
 
 SAMPLE = """
 import json, time
@@ -84,6 +87,7 @@ def drop(ns: Netns, match: list[str], probability: float | None) -> list[str]:
     return rule
 
 
+@pytest.mark.root
 def test_icmp_echo_where_the_os_allows_it(pair: VethPair) -> None:
     method, rtts = sample(pair)
     assert method == RttMethod.ICMP.value
@@ -91,6 +95,7 @@ def test_icmp_echo_where_the_os_allows_it(pair: VethPair) -> None:
     assert all(r is not None and r < 20 for r in rtts)
 
 
+@pytest.mark.root
 def test_icmp_loss_is_counted(pair: VethPair) -> None:
     need(pair.b.run("iptables", "-L", check=False) != "", "iptables does not work here")
     rule = drop(pair.b, ["-p", "icmp", "--icmp-type", "echo-request"], 0.2)
@@ -104,6 +109,7 @@ def test_icmp_loss_is_counted(pair: VethPair) -> None:
     assert 11 <= loss <= 29
 
 
+@pytest.mark.root
 def test_no_icmp_falls_back_to_tcp_and_counts_lost_syns(pair: VethPair) -> None:
     echo = drop(pair.b, ["-p", "icmp", "--icmp-type", "echo-request"], None)
     syn = drop(pair.b, ["-p", "tcp", "--syn", "--dport", "9"], 0.2)
@@ -115,3 +121,44 @@ def test_no_icmp_falls_back_to_tcp_and_counts_lost_syns(pair: VethPair) -> None:
     loss = 100 * rtts.count(None) / len(rtts)
     assert method == RttMethod.TCP.value
     assert 11 <= loss <= 29
+
+
+def test_keeps_sampling_with_windows_select(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows' select() refuses empty sets (WinError 10022), and between TCP probes nothing is
+    registered: the sampler must keep going, not die after its first answer."""
+    windows = use_windows_select(monkeypatch)
+    errors: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", errors.append)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(128)
+        sampler = RttSampler("127.0.0.1", server.getsockname()[1], interval_s=0.02, try_icmp=False)
+        assert isinstance(selectors.DefaultSelector(), windows)  # the stand-in is in place
+        sampler.start()
+        time.sleep(1.0)
+        samples = sampler.stop()
+    assert not errors and sampler.failure is None
+    assert 35 <= len(samples) <= 55
+    assert all(s.rtt_ms is not None and 0 < s.rtt_ms < 50 for s in samples)
+
+
+def test_a_failing_loop_is_a_reason_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever ends the loop early is kept as `failure` for the report, not printed over the
+    progress display."""
+
+    class Broken(selectors.SelectSelector):
+        def select(self, timeout: float | None = None) -> list[Any]:
+            raise OSError(errno.ENOBUFS, "No buffer space available")
+
+    monkeypatch.setattr(selectors, "DefaultSelector", Broken)
+    errors: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", errors.append)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(128)
+        sampler = RttSampler("127.0.0.1", server.getsockname()[1], interval_s=0.02, try_icmp=False)
+        sampler.start()
+        time.sleep(0.3)
+        sampler.stop()
+    assert not errors
+    assert sampler.failure is not None and "No buffer space" in sampler.failure
