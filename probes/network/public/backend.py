@@ -27,6 +27,10 @@ What it measures
 - Not measurable here: whether voice (UDP) traffic gets through, and figures per time window; an
   employer's `homecheck serve` (`--server`) measures those.
 
+HTTPS to speedtest.net is verified with the operating system's certificate store
+(probes/network/public/trust.py), so a python.org Python on macOS without its own CA bundle works,
+and a network that re-signs TLS is named as such.
+
 Failing soft: speedtest.net answers 403 or 429 at times, a hotel Wi-Fi answers with a login page,
 and an offline computer cannot look its name up. Every such failure, and any step that overruns its
 time bound, ends the test with one plain sentence and the advice to use an employer server.
@@ -43,8 +47,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import speedtest
-
 from homecheck.metrics import Metric, measured
 from homecheck.model import (
     JSON,
@@ -59,6 +61,7 @@ from homecheck.model import (
 from homecheck.probe import ProbeContext
 from probes.network import connection
 from probes.network.analysis import callquality
+from probes.network.public import trust
 from probes.network.public.adapter_counters import AdapterCounters
 from probes.network.public.errors import ADVICE, GIVE_UP, NoServers, OutOfTime, why
 from probes.network.public.rtt_sampler import RttSample, RttSampler
@@ -200,7 +203,7 @@ def _measure(run: _Run) -> None:
     progress(0.02, "contacting speedtest.net")
     lengths = {"length": {"download": settings.download_s, "upload": settings.upload_s}}
     tester: Any = run.bounded(
-        lambda: speedtest.Speedtest(
+        lambda: trust.Speedtest(
             config=lengths,
             timeout=settings.socket_timeout_s,
             secure=settings.secure,

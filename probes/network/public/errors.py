@@ -68,6 +68,8 @@ def why(exc: BaseException) -> str:
             )
         if isinstance(cause, TimeoutError):
             return "speedtest.net did not answer in time (the service is slow or blocked here)"
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return _untrusted(cause)
         if isinstance(cause, ssl.SSLError | ssl.CertificateError):
             return (
                 "the secure connection to speedtest.net failed (a firewall or proxy on this "
@@ -82,6 +84,23 @@ def why(exc: BaseException) -> str:
     return (
         "speedtest.net sent an answer homecheck could not understand (for example the "
         "login page of a hotel or cafe Wi-Fi, or the service changed)"
+    )
+
+
+# OpenSSL's X509_V_ERR_CERT_NOT_YET_VALID and X509_V_ERR_CERT_HAS_EXPIRED (x509_vfy.h).
+CLOCK_ERRORS = {9, 10}
+
+
+def _untrusted(cause: ssl.SSLCertVerificationError) -> str:
+    """A certificate the computer does not trust: the name, or the likely reason, to act on."""
+    if cause.verify_code in CLOCK_ERRORS:
+        return (
+            "the certificate of speedtest.net was refused as expired or not yet valid: check "
+            "this computer's date and time"
+        )
+    return (
+        "this computer does not trust the certificate speedtest.net presented (a company "
+        "network, a security program or a public Wi-Fi may be intercepting secure connections)"
     )
 
 

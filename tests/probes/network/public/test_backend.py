@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import shutil
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import truststore
 
 from homecheck.model import ProbeResult
 from homecheck.probe import ProbeContext, ProbeOptions
@@ -23,6 +25,7 @@ from homecheck.runner import run_probes
 from labs.network.speedtest_fake import FakeSpeedtest, Mode
 from probes.network import NetworkProbe
 from probes.network.analysis import callquality
+from probes.network.public import trust
 from probes.network.public.backend import METRICS, NOT_HERE, SpeedtestSettings, run_speedtest
 from tests.support.environment import need
 from tests.support.windows_select import use_windows_select
@@ -170,13 +173,35 @@ def test_ctrl_c_keeps_what_was_measured(fake: FakeSpeedtest) -> None:
 def test_an_intercepted_tls_connection_is_named(
     fake: FakeSpeedtest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A proxy or firewall that re-signs TLS: the client does not trust the certificate."""
+    """A proxy or firewall that re-signs TLS with a CA this computer does not trust (the
+    stand-in's test CA, once SSL_CERT_FILE no longer adds it): a reason of its own, not
+    "could not reach"."""
     monkeypatch.delenv("SSL_CERT_FILE")
 
     result, elapsed = timed()
 
-    assert result.reason is not None and "secure connection" in result.reason
+    assert result.reason is not None
+    assert "does not trust the certificate speedtest.net presented" in result.reason
+    assert "intercepting" in result.reason and "offline" not in result.reason
     assert elapsed < 2.0
+
+
+def test_speedtest_cli_verifies_with_the_os_trust_store(
+    fake: FakeSpeedtest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """speedtest-cli's HTTPS goes through the context homecheck gives it (by default the OS
+    store through truststore), not Python's own CA file, which python.org's macOS Python lacks:
+    here Python's default trusts nothing, the context given trusts the stand-in's CA."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(fake.tls_dir / "no-such-bundle.pem"))
+    monkeypatch.setenv("SSL_CERT_DIR", str(fake.tls_dir / "no-such-dir"))
+    assert isinstance(trust.os_trust_context(), truststore.SSLContext)
+    given = ssl.create_default_context(cafile=fake.ca_file)
+    monkeypatch.setattr(trust, "os_trust_context", lambda: given)
+
+    result, _ = timed()
+
+    assert result.reason is None, result.reason
+    assert "CONNECT www.speedtest.net:443" in fake.seen
 
 
 def test_the_network_probe_uses_it_without_a_server(fake: FakeSpeedtest) -> None:
