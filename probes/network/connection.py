@@ -22,20 +22,30 @@ How
 - Linux: /sys/class/net/IF (a `wireless` or `phy80211` entry means Wi-Fi; DEVTYPE=wwan means
   cellular; the ARP hardware type and the name tell tunnels apart), /sys/class/net/IF/speed.
   macOS: `networksetup -listallhardwareports` names each device's port ("Wi-Fi", "Ethernet",
-  "iPhone USB"). Windows: `netsh wlan show interfaces` lists the Wi-Fi adapters by name.
+  "iPhone USB"). Windows: the adapter's type as Windows reports it, whatever its name or the
+  display language (PowerShell `Get-NetAdapter`, MSFT_NetAdapter: InterfaceType is the IANA ifType,
+  71 = IEEE 802.11, 6 = Ethernet, 243/244 = mobile broadband, 53/131/23 = virtual, tunnel, PPP;
+  NdisPhysicalMedium 14 = 802.3, 9 = native 802.11, 0 = none, as on VPN adapters such as
+  OpenVPN's TAP or Cisco AnyConnect; HardwareInterface false on every virtual adapter). So a
+  Japanese "イーサネット" is wired and a TAP adapter named "Ethernet 2" is a VPN. Without
+  PowerShell, the names `netsh wlan show interfaces` lists are Wi-Fi, and other names are guessed.
   Link speed elsewhere: psutil.net_if_stats. Wi-Fi details: probes/network/wifi.py.
+- Whatever goes wrong while gathering these facts (a missing tool, a timeout, bytes in an
+  unexpected code page, output of an unexpected shape) makes them NOT MEASURED with the reason;
+  the speeds, delay and DNS are measured all the same.
 - DNS: socket.getaddrinfo for each name, one after another, each bounded (default 2 s).
 Nothing identifying is kept: no addresses, no network names; adapter names only.
 """
 
 from __future__ import annotations
 
+import json
 import platform
 import socket
 import statistics
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +60,32 @@ DEFAULT_DNS_NAMES = ("www.google.com", "www.microsoft.com", "zoom.us")
 # reaches "the internet"; no packet is ever sent to it.
 INTERNET_PROBE_ADDRESS = "198.51.100.1"
 VPN_PREFIXES = ("tun", "tap", "wg", "ppp", "utun", "ipsec", "vpn", "tailscale", "zt", "nordlynx")
-WINDOWS_VPN_WORDS = ("vpn", "wireguard", "tap-", "openvpn", "tailscale", "nordlynx", "cisco")
+WINDOWS_VPN_WORDS = (
+    "vpn",
+    "wireguard",
+    "tap-",
+    "openvpn",
+    "tailscale",
+    "nordlynx",
+    "cisco",
+    "anyconnect",
+    "fortinet",
+    "pangp",  # Palo Alto GlobalProtect
+    "juniper",
+    "zerotier",
+)
+# IANA ifType values (RFC 2863 / IANAifType-MIB) and NDIS_PHYSICAL_MEDIUM values (ntddndis.h) that
+# Get-NetAdapter reports as InterfaceType and NdisPhysicalMedium.
+IF_ETHERNET, IF_WIFI, IF_WWAN = 6, 71, (243, 244)
+IF_VIRTUAL = (23, 53, 131)  # ppp, propVirtual (WireGuard, Wintun), tunnel
+MEDIUM_NONE, MEDIUM_WIFI, MEDIUM_WWAN, MEDIUM_ETHERNET = 0, (1, 9), (8, 12), 14
+# One PowerShell call lists every adapter; UTF-8 out, so names in any language survive the pipe.
+GET_NET_ADAPTER = (
+    "[Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false; "
+    "Get-NetAdapter | Select-Object Name, InterfaceDescription, InterfaceType, "
+    "NdisPhysicalMedium, HardwareInterface, Virtual, Status | ConvertTo-Json -Compress"
+)
+POWERSHELL_TIMEOUT_S = 10.0  # a cold PowerShell start takes seconds on a slow laptop
 # ARP hardware types (linux/if_arp.h) that are tunnels, not physical links.
 # PPP, IPIP, IP6IP6, SIT, GRE, IP6GRE, NONE (tun, WireGuard).
 TUNNEL_ARP_TYPES = {512, 768, 769, 776, 778, 823, 65534}
@@ -86,21 +121,114 @@ def interface_with_address(address: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class WindowsAdapter:
+    """One row of Get-NetAdapter (MSFT_NetAdapter)."""
+
+    name: str
+    description: str
+    if_type: int | None
+    medium: int | None
+    hardware: bool | None
+    virtual: bool | None
+
+
 def classify(name: str, system: str | None = None, sys_net: Path = SYS_NET) -> Adapter:
+    return classifier(system, sys_net)(name)
+
+
+def classifier(system: str | None = None, sys_net: Path = SYS_NET) -> Callable[[str], Adapter]:
+    """A function from adapter name to Adapter; the OS's adapter list is read once, here."""
     system = system or platform.system()
     if system == "Linux":
-        return _classify_linux(name, sys_net)
+        return lambda name: _classify_linux(name, sys_net)
     if system == "Darwin":
         ports = wifi.parse_hardware_ports(
             wifi.run_command("networksetup", "-listallhardwareports") or ""
         )
-        return classify_macos(name, ports)
+        return lambda name: classify_macos(name, ports)
     if system == "Windows":
+        adapters = read_windows_adapters()
+        if adapters:
+            return lambda name: classify_windows_adapter(name, adapters)
         text = wifi.run_command("netsh", "wlan", "show", "interfaces") or ""
-        return classify_windows(name, text)
-    return Adapter(
+        return lambda name: classify_windows(name, text)
+    return lambda name: Adapter(
         name, ConnectionKind.UNKNOWN, _vpn_name(name), "this operating system is not recognised"
     )
+
+
+def read_windows_adapters() -> dict[str, WindowsAdapter]:
+    """Get-NetAdapter's rows by name ({} when PowerShell is missing, slow or says nothing)."""
+    text = wifi.run_command(
+        "powershell",
+        "-NoProfile",
+        "-NonInteractive",
+        "-Command",
+        GET_NET_ADAPTER,
+        timeout_s=POWERSHELL_TIMEOUT_S,
+    )
+    return parse_net_adapters(text or "")
+
+
+def parse_net_adapters(text: str) -> dict[str, WindowsAdapter]:
+    """Get-NetAdapter | Select-Object ... | ConvertTo-Json: one object for a single adapter, a
+    list for several; {} for anything else."""
+    try:
+        data = json.loads(text.lstrip("\ufeff")) if text.strip() else []
+    except ValueError:
+        return {}
+    rows = data if isinstance(data, list) else [data]
+    adapters: dict[str, WindowsAdapter] = {}
+    for row in rows:
+        if not isinstance(row, dict) or not isinstance(row.get("Name"), str):
+            continue
+        adapters[row["Name"]] = WindowsAdapter(
+            name=row["Name"],
+            description=str(row.get("InterfaceDescription") or ""),
+            if_type=_int(row.get("InterfaceType")),
+            medium=_int(row.get("NdisPhysicalMedium")),
+            hardware=row.get("HardwareInterface")
+            if isinstance(row.get("HardwareInterface"), bool)
+            else None,
+            virtual=row.get("Virtual") if isinstance(row.get("Virtual"), bool) else None,
+        )
+    return adapters
+
+
+def classify_windows_adapter(name: str, adapters: Mapping[str, WindowsAdapter]) -> Adapter:
+    """Wired, Wi-Fi, cellular or VPN from the type Windows gives the adapter, not its name."""
+    row = adapters.get(name)
+    if row is None:
+        return classify_windows(name, "")
+    words = f"{name} {row.description}".lower()
+    virtual_ethernet = row.if_type == IF_ETHERNET and row.medium == MEDIUM_NONE
+    vpn = (
+        row.if_type in IF_VIRTUAL
+        or any(word in words for word in WINDOWS_VPN_WORDS)
+        or (virtual_ethernet and row.hardware is False)  # TAP-Windows, AnyConnect miniports
+    )
+    said = f"Windows reports {row.description or 'it'} as"
+    if row.if_type == IF_WIFI or row.medium in MEDIUM_WIFI:
+        return Adapter(name, ConnectionKind.WIFI, vpn, f"{said} a wireless (802.11) adapter")
+    if row.if_type in IF_WWAN or row.medium in MEDIUM_WWAN:
+        return Adapter(name, ConnectionKind.CELLULAR, vpn, f"{said} a mobile broadband adapter")
+    if vpn:
+        return Adapter(name, ConnectionKind.UNKNOWN, True, f"{said} a VPN or tunnel adapter")
+    if row.if_type == IF_ETHERNET and row.medium == MEDIUM_ETHERNET and row.hardware:
+        return Adapter(name, ConnectionKind.WIRED, False, f"{said} an Ethernet (802.3) adapter")
+    if row.if_type == IF_ETHERNET and row.medium == MEDIUM_ETHERNET:
+        return Adapter(
+            name,
+            ConnectionKind.UNKNOWN,
+            False,
+            f"{said} a virtual switch (Hyper-V, WSL): the link under it cannot be told",
+        )
+    return Adapter(name, ConnectionKind.UNKNOWN, False, f"{said} an adapter of another kind")
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _classify_linux(name: str, sys_net: Path) -> Adapter:
@@ -143,13 +271,11 @@ def classify_macos(name: str, ports: dict[str, str]) -> Adapter:
 
 
 def classify_windows(name: str, netsh_text: str) -> Adapter:
+    """Without Get-NetAdapter: netsh's Wi-Fi adapters (the first field of each block is the name,
+    whatever its label's language), else a guess from the name."""
     lowered = name.lower()
     vpn = any(word in lowered for word in WINDOWS_VPN_WORDS)
-    wifi_names = {
-        line.split(":", 1)[1].strip()
-        for line in netsh_text.splitlines()
-        if line.strip().lower().startswith("name ") and ":" in line
-    }
+    wifi_names = {block[0][1] for block in wifi.netsh_blocks(netsh_text)}
     if name in wifi_names or lowered.startswith(("wi-fi", "wlan", "wireless")):
         return Adapter(name, ConnectionKind.WIFI, vpn, "Windows lists it as a wireless adapter")
     if lowered.startswith(("cellular", "mobile")):
@@ -165,15 +291,18 @@ def _vpn_name(name: str) -> bool:
     return name.lower().startswith(VPN_PREFIXES)
 
 
-def underlying_adapter(vpn_name: str, system: str | None = None) -> Adapter | None:
+def underlying_adapter(
+    vpn_name: str, system: str | None = None, kind_of: Callable[[str], Adapter] | None = None
+) -> Adapter | None:
     """With a VPN up, the physical adapter it most likely runs over: the first adapter that is up,
     not a tunnel, not loopback, and has an address."""
+    kind_of = kind_of or classifier(system)
     stats = psutil.net_if_stats()
     addrs = psutil.net_if_addrs()
     for name in sorted(addrs):
         if name == vpn_name or not (stats.get(name) and stats[name].isup):
             continue
-        adapter = classify(name, system)
+        adapter = kind_of(name)
         if adapter.kind is not ConnectionKind.UNKNOWN and not adapter.vpn:
             return adapter
     return None
@@ -190,7 +319,7 @@ def link_speed_mbps(name: str, sys_net: Path = SYS_NET) -> float | None:
     return None
 
 
-def read_wifi(name: str, system: str | None = None) -> wifi.WifiLink | None:
+def read_wifi(name: str, system: str | None = None) -> wifi.WifiLink | wifi.NoSignal | None:
     system = system or platform.system()
     if system == "Linux":
         return wifi.read_linux(name)
@@ -273,16 +402,26 @@ def measure(
     measurements: list[Measurement] = []
     unmeasured: list[Unmeasured] = []
     details: dict[str, JSON] = {}
-    name = egress_interface(target)
-    if name is None:
-        reason = "this computer has no network route to the internet (not connected)"
-        unmeasured += [Unmeasured(m, reason) for m in CONNECTION_METRICS]
-    else:
-        _describe(name, system, measurements, unmeasured, details)
-    dns, dns_missing, dns_details = dns_measurement(dns_names, dns_timeout_s)
-    measurements += [dns] if dns else []
-    unmeasured += [dns_missing] if dns_missing else []
-    details.update(dns_details)
+    try:
+        name = egress_interface(target)
+        if name is None:
+            reason = "this computer has no network route to the internet (not connected)"
+            unmeasured += [Unmeasured(m, reason) for m in CONNECTION_METRICS]
+        else:
+            facts: tuple[list[Measurement], list[Unmeasured], dict[str, JSON]] = ([], [], {})
+            _describe(name, system, *facts)
+            measurements += facts[0]
+            unmeasured += facts[1]
+            details.update(facts[2])
+    except Exception as exc:  # never sink the Network area: these facts only, not measured
+        unmeasured += not_measured(CONNECTION_METRICS, exc)
+    try:
+        dns, dns_missing, dns_details = dns_measurement(dns_names, dns_timeout_s)
+        measurements += [dns] if dns else []
+        unmeasured += [dns_missing] if dns_missing else []
+        details.update(dns_details)
+    except Exception as exc:
+        unmeasured += not_measured((Metric.DNS_MS,), exc)
     return ProbeResult(
         probe="network",
         measurements=tuple(measurements),
@@ -299,6 +438,12 @@ CONNECTION_METRICS = (
 )
 
 
+def not_measured(metrics: Sequence[Metric], exc: BaseException) -> list[Unmeasured]:
+    """The facts `metrics` as NOT MEASURED after an unexpected error, which the reason names."""
+    why = f"reading the connection details failed ({type(exc).__name__}: {exc})"
+    return [Unmeasured(m, why) for m in metrics]
+
+
 def _describe(
     name: str,
     system: str | None,
@@ -306,18 +451,20 @@ def _describe(
     unmeasured: list[Unmeasured],
     details: dict[str, JSON],
 ) -> None:
-    route = classify(name, system)
+    kind_of = classifier(system)
+    route = kind_of(name)
     details["interface"] = name
     measurements.append(measured(Metric.VPN, route.vpn, method=f"traffic leaves through {name}"))
     adapter = route
     if route.vpn:
-        adapter = underlying_adapter(name, system) or route
+        adapter = underlying_adapter(name, system, kind_of) or route
         details["vpn_interface"] = name
         details["interface"] = adapter.name
     measurements.append(
         measured(Metric.CONNECTION, adapter.kind, method=f"{adapter.name}: {adapter.how}")
     )
-    link = read_wifi(adapter.name, system) if adapter.kind is ConnectionKind.WIFI else None
+    reading = read_wifi(adapter.name, system) if adapter.kind is ConnectionKind.WIFI else None
+    link = reading if isinstance(reading, wifi.WifiLink) else None
     if link is not None:
         details["wifi_band"] = link.band
         details["wifi_channel"] = link.channel
@@ -336,6 +483,8 @@ def _describe(
         unmeasured.append(Unmeasured(Metric.LINK_SPEED_MBPS, why))
     if adapter.kind is not ConnectionKind.WIFI:
         unmeasured.append(Unmeasured(Metric.WIFI_SIGNAL_DBM, "not connected by Wi-Fi"))
+    elif isinstance(reading, wifi.NoSignal):
+        unmeasured.append(Unmeasured(Metric.WIFI_SIGNAL_DBM, reading.reason))
     elif link is None or link.signal_dbm is None:
         unmeasured.append(
             Unmeasured(

@@ -9,6 +9,13 @@ Sources, per OS (each read with a short time bound; a missing tool means "not re
 - Windows: `netsh wlan show interfaces`. It gives "Signal" as a quality percentage; newer builds
   also give "Rssi" in dBm. A percentage is converted with Microsoft's documented mapping for
   WLAN_ASSOCIATION_ATTRIBUTES.wlanSignalQuality: 0 % = -100 dBm, 100 % = -50 dBm, linear between.
+  netsh's labels are translated ("Kanal", "チャネル") and it writes the console's code page (the
+  OEM one: cp850 on German, cp932 on Japanese Windows), so its bytes are decoded with that code
+  page, errors replaced, and the fields are told apart by what their values look like (a "%",
+  "GHz", the access point's BSSID), by position (the name comes first, the transmit rate after
+  the receive rate) and by a few translated labels (the channel). Windows 11 24H2 withholds it
+  from programs without Location access; netsh then prints a notice with the settings page
+  `ms-settings:privacy-location`, and the reading says what to turn on.
 
 Bands follow IEEE 802.11 frequency ranges: 2.4 GHz (2400-2500 MHz), 5 GHz (4900-5925 MHz),
 6 GHz (5925-7125 MHz). No network name (SSID) or hardware address is kept: they can locate a person.
@@ -16,9 +23,12 @@ Bands follow IEEE 802.11 frequency ranges: 2.4 GHz (2400-2500 MHz), 5 GHz (4900-
 
 from __future__ import annotations
 
+import codecs
+import locale
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +45,21 @@ class WifiLink:
     channel: int | None = None
     rate_mbps: float | None = None  # the current transmit rate of the Wi-Fi link
     source: str = ""  # which command or file said so
+
+
+@dataclass(frozen=True)
+class NoSignal:
+    """The OS has a Wi-Fi link but will not say how strong it is, and why (plain language)."""
+
+    reason: str
+
+
+LOCATION_NOTICE = "ms-settings:privacy-location"  # the Settings page netsh names, in any language
+LOCATION_REASON = (
+    "Windows withholds the Wi-Fi signal from programs that may not use the location: turn on "
+    "Settings > Privacy & security > Location > Location services and 'Let desktop apps access "
+    "your location', then run homecheck again"
+)
 
 
 def band_of_mhz(freq_mhz: float) -> str | None:
@@ -137,32 +162,74 @@ def parse_system_profiler(text: str, interface: str | None = None) -> WifiLink |
     return WifiLink(signal, band, channel, rate, "system_profiler")
 
 
-def parse_netsh(text: str, interface: str | None = None) -> WifiLink | None:
-    """Windows `netsh wlan show interfaces`: the block of `interface` (or the first connected)."""
-    blocks = re.split(r"\n\s*\n(?=\s*Name\s*:)", text)
-    for block in blocks:
-        fields = _colon_fields(block)
-        if "name" not in fields:
+# netsh's label for the channel in the languages seen so far (the other fields are told by value).
+CHANNEL_LABELS = (
+    "channel",
+    "kanal",
+    "canal",
+    "canale",
+    "チャネル",
+    "信道",
+    "通道",
+    "kanał",
+    "канал",
+)
+BSSID = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$", re.IGNORECASE)
+
+
+def parse_netsh(text: str, interface: str | None = None) -> WifiLink | NoSignal | None:
+    """Windows `netsh wlan show interfaces` in any language: the block of `interface` (or the
+    first connected one); NoSignal when Windows withholds it (Location permission)."""
+    if LOCATION_NOTICE in text:
+        return NoSignal(LOCATION_REASON)
+    for block in netsh_blocks(text):
+        name = block[0][1]
+        if interface and name != interface:
             continue
-        if interface and fields["name"] != interface:
+        values = [value for _, value in block]
+        # Only a connected interface names its access point ("AP BSSID" in every language seen).
+        if not any("bssid" in k.lower() and BSSID.match(v) for k, v in block):
             continue
-        if fields.get("state", "").lower() != "connected":
-            continue
-        rssi = _float(fields.get("rssi", ""))
-        quality = _float(fields.get("signal", "").rstrip("%"))
-        signal = rssi if rssi is not None else None
-        source = "netsh wlan (Rssi)"
+        rssi = next((_float(v) for k, v in block if k.lower() == "rssi"), None)
+        quality = next((_float(v[:-1]) for v in values if re.fullmatch(r"\d{1,3}\s*%", v)), None)
+        signal, source = rssi, "netsh wlan (Rssi)"
         if signal is None and quality is not None:
             signal, source = dbm_from_quality_pct(quality), "netsh wlan (Signal %)"
-        channel_value = _float(fields.get("channel", ""))
+        channel_value = next((_float(v) for k, v in block if k.lower() in CHANNEL_LABELS), None)
         channel = int(channel_value) if channel_value is not None else None
-        band_text = fields.get("band", "")
-        band = next((b for b in ("2.4 GHz", "5 GHz", "6 GHz") if band_text.startswith(b)), None)
+        band = next(
+            (
+                b
+                for b in ("2.4 GHz", "5 GHz", "6 GHz")
+                for v in values
+                if v.replace(",", ".").startswith(b)  # "2,4 GHz" in French
+            ),
+            None,
+        )
         if band is None and channel:
             band = band_of_channel(channel)
-        rate = _float(fields.get("transmit rate (mbps)", ""))
+        # Receive rate, then transmit rate, both labelled with their unit "(Mbps)"/"(MBit/s)".
+        rates = [_float(v) for k, v in block if re.search(r"\((mbps|mbit/s|mbits/s)\)", k.lower())]
+        rate = rates[1] if len(rates) >= 2 else None
         return WifiLink(signal, band, channel, rate, source)
     return None
+
+
+def netsh_blocks(text: str) -> list[list[tuple[str, str]]]:
+    """netsh's "label : value" lines, one list per interface (blocks are separated by blank
+    lines; a block with fewer than three fields is a heading or a footer)."""
+    blocks: list[list[tuple[str, str]]] = []
+    for chunk in re.split(r"\r?\n\s*\r?\n", text):
+        fields = []
+        for line in chunk.splitlines():
+            key, sep, value = line.partition(" : ")
+            if not sep:
+                key, sep, value = line.partition(": ")  # "Übertragungsrate (MBit/s): 1201"
+            if sep and key.strip():
+                fields.append((key.strip(), value.strip()))
+        if len(fields) >= 3:
+            blocks.append(fields)
+    return blocks
 
 
 def parse_hardware_ports(text: str) -> dict[str, str]:
@@ -175,15 +242,6 @@ def parse_hardware_ports(text: str) -> dict[str, str]:
         elif line.startswith("Device:") and port:
             ports[line.split(":", 1)[1].strip()] = port
     return ports
-
-
-def _colon_fields(block: str) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for line in block.splitlines():
-        key, sep, value = line.partition(" : ")
-        if sep:
-            fields.setdefault(key.strip().lower(), value.strip())
-    return fields
 
 
 def _number(pattern: str, text: str) -> float | None:
@@ -217,17 +275,43 @@ def _channel_of_mhz(freq: float | None) -> int | None:
 # --- readers: run the OS's tool, then parse -----------------------------------------------------
 
 
-def run_command(*args: str) -> str | None:
-    """stdout of a command, or None when it is missing, fails or hangs."""
+def run_command(
+    *args: str, timeout_s: float = COMMAND_TIMEOUT_S, any_exit: bool = False
+) -> str | None:
+    """stdout of a command, or None when it is missing, fails (unless `any_exit`: netsh explains
+    a refusal on stdout with exit code 1) or hangs. Decoded with the console's code page,
+    undecodable bytes replaced: a tool's output can never raise here."""
     if shutil.which(args[0]) is None and not Path(args[0]).exists():
         return None
     try:
-        done = subprocess.run(
-            args, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, check=False
-        )
+        done = subprocess.run(args, capture_output=True, timeout=timeout_s, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return done.stdout if done.returncode == 0 else None
+    if done.returncode != 0 and not any_exit:
+        return None
+    return decode_output(done.stdout, output_encoding())
+
+
+def output_encoding() -> str:
+    """What console programs write to a pipe: on Windows the console's output code page, which
+    is the OEM one (cp437, cp850, cp932 ...) unless `chcp` changed it, not the ANSI one Python
+    assumes for text=True (cp1252); elsewhere the locale's."""
+    if sys.platform == "win32":
+        import ctypes
+
+        kernel32 = ctypes.WinDLL("kernel32")
+        page = kernel32.GetConsoleOutputCP() or kernel32.GetOEMCP()
+        return f"cp{page}"
+    return locale.getpreferredencoding(False)
+
+
+def decode_output(data: bytes, encoding: str) -> str:
+    """`data` as text in `encoding` (UTF-8 if Python does not know it), never raising."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        encoding = "utf-8"
+    return data.decode(encoding, errors="replace")
 
 
 def read_linux(interface: str, proc_root: Path = Path("/proc")) -> WifiLink | None:
@@ -251,6 +335,6 @@ def read_macos(interface: str) -> WifiLink | None:
     return (parse_airport(text) if text else None) or link
 
 
-def read_windows(interface: str) -> WifiLink | None:
-    text = run_command("netsh", "wlan", "show", "interfaces")
+def read_windows(interface: str) -> WifiLink | NoSignal | None:
+    text = run_command("netsh", "wlan", "show", "interfaces", any_exit=True)
     return parse_netsh(text, interface) if text else None

@@ -8,9 +8,12 @@ sentence and the advice to use an employer server, quickly, never as a traceback
 
 from __future__ import annotations
 
+import os
+import platform
 import shutil
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +26,7 @@ from homecheck.model import ProbeResult
 from homecheck.probe import ProbeContext, ProbeOptions
 from homecheck.runner import run_probes
 from labs.network.speedtest_fake import FakeSpeedtest, Mode
-from probes.network import NetworkProbe
+from probes.network import NetworkProbe, connection
 from probes.network.analysis import callquality
 from probes.network.public import trust
 from probes.network.public.backend import METRICS, NOT_HERE, SpeedtestSettings, run_speedtest
@@ -238,3 +241,32 @@ def test_delay_jitter_and_loss_with_windows_select(
     assert len([t for t, _ in rtt.points if t < idle_end]) >= callquality.MIN_PROBES
     for metric in callquality.SPREAD_METRICS:
         assert result.measurement(metric) is not None, metric
+
+
+def test_connection_facts_cannot_sink_the_network_area(
+    fake: FakeSpeedtest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """German Windows: netsh writes cp850 ("Übertragungsrate" has 0x9A), which once raised
+    UnicodeDecodeError inside subprocess.run and made the whole Network area "failed
+    unexpectedly". A real `netsh` on PATH prints those bytes; the speeds must be measured."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fixture = Path(__file__).parents[3] / "fixtures" / "windows" / "netsh_wlan_de_cp850.bin"
+    netsh = bin_dir / "netsh"
+    netsh.write_text(
+        f"#!{sys.executable}\nimport sys\n"
+        f"sys.stdout.buffer.write(open({str(fixture)!r}, 'rb').read())\n"
+    )
+    netsh.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(platform, "system", lambda: "Windows")
+    monkeypatch.setattr(connection, "egress_interface", lambda target=None: "WLAN")
+
+    outcome = run_probes([NetworkProbe(public=QUICK)], ProbeOptions(dns_names=("localhost",)))
+
+    result = outcome.results[0]
+    values = {m.metric: m.value for m in result.measurements}
+    assert result.reason is None
+    assert float(values["network.download_mbps"]) > 50
+    assert values["network.connection"] == "wifi"
+    assert values["network.wifi_signal_dbm"] == -61.0  # German labels, cp850 bytes
