@@ -300,6 +300,11 @@ def _run(args: argparse.Namespace) -> int:
         problem = audio_devices.validate_mic(args.mic)
         if problem:
             raise UsageError(problem)
+    if args.server is not None:  # a bad address is a usage error, before anything is measured
+        from probes.network.employer.session import address_problem
+
+        if problem := address_problem(args.server):
+            raise UsageError(problem)
     show_progress = not args.quiet and sys.stderr.isatty()
     # The sentence to read is shown in the live progress display, so only ask when it is shown.
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and show_progress
