@@ -397,7 +397,9 @@ def _worst_windows(run: Run, idle: list[Packet], echo_until: float, out: Out) ->
     window_s = run.window_s
     found = windows(idle, window_s)
     if not found:
-        out.missing("no answers came back during the stability run", *WORST_WINDOW_METRICS)
+        shorter = bool(idle) and idle[-1].at - idle[0].at < window_s
+        reason = NEEDS_DURATION if shorter else "no answers came back during the stability run"
+        out.missing(reason, *WORST_WINDOW_METRICS)
         return
     rows: list[JSON] = []
     loss, jitter, mos = [], [], []

@@ -1,4 +1,5 @@
-"""A bad `--server` address is a usage error: one line, exit 2, before anything is measured."""
+"""Bad network options (`--server`, `--duration`) are usage errors: one line, exit 2, before
+anything is measured."""
 
 from __future__ import annotations
 
@@ -44,3 +45,18 @@ def test_a_bad_server_address_is_one_line_before_measuring(address: str, says: s
     assert line.startswith("homecheck: error: --server: ") and says in line
     assert done.stdout == ""  # no report: nothing was measured
     assert time.monotonic() - began < 10
+
+
+@pytest.mark.parametrize("seconds", ["1", "9.5"])
+def test_a_duration_shorter_than_one_window_is_refused(seconds: str) -> None:
+    # A "worst 10 s window" needs a 10 s window; a shorter run would report one from 1 s.
+    done = subprocess.run(
+        [*RUN, "--server", "http://127.0.0.1:9", "--duration", seconds],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "--duration: must be between 10 and 3600 seconds" in done.stderr
+    assert done.stdout == ""
