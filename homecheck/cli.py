@@ -27,7 +27,7 @@ from homecheck import __version__, aggregator, profiles, registry
 from homecheck.errors import HomecheckError, UsageError
 from homecheck.metrics import BY_ID
 from homecheck.model import Report, Verdict
-from homecheck.probe import Probe, ProbeOptions
+from homecheck.probe import STABILITY_WINDOW_S, Probe, ProbeOptions
 from homecheck.progress import LiveProgress, PlainProgress
 from homecheck.runner import run_probes
 from homecheck.server import command as serve_command
@@ -35,6 +35,7 @@ from reports import OutputFormat, json_report, render
 
 EXIT_READY, EXIT_NOT_READY, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_BROKEN_PIPE = 128 + 13  # 141: how shells report a writer killed by SIGPIPE (13)
+MAX_DURATION_S = 3600  # --duration: an hour is plenty to catch drops
 EXIT_CODES = {
     Verdict.PASS: EXIT_READY,
     Verdict.WARN: EXIT_READY,
@@ -102,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration",
         type=_seconds,
         metavar="SECONDS",
-        help="run the call-like network stream this long to catch drops (default: a short test)",
+        help=f"run the call-like network stream this long to catch drops, judged in "
+        f"{STABILITY_WINDOW_S:g} s windows ({STABILITY_WINDOW_S:g} to {MAX_DURATION_S} seconds; "
+        "default: a short test)",
     )
     run.add_argument(
         "--dns-names",
@@ -184,8 +187,11 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 1 <= value <= 3600:
-        raise argparse.ArgumentTypeError("must be between 1 and 3600 seconds")
+    if not STABILITY_WINDOW_S <= value <= MAX_DURATION_S:
+        raise argparse.ArgumentTypeError(
+            f"must be between {STABILITY_WINDOW_S:g} and {MAX_DURATION_S} seconds (the stream is "
+            f"judged in {STABILITY_WINDOW_S:g} s windows)"
+        )
     return value
 
 
@@ -299,6 +305,11 @@ def _run(args: argparse.Namespace) -> int:
 
         problem = audio_devices.validate_mic(args.mic)
         if problem:
+            raise UsageError(problem)
+    if args.server is not None:  # a bad address is a usage error, before anything is measured
+        from probes.network.employer.session import address_problem
+
+        if problem := address_problem(args.server):
             raise UsageError(problem)
     show_progress = not args.quiet and sys.stderr.isatty()
     # The sentence to read is shown in the live progress display, so only ask when it is shown.

@@ -15,6 +15,10 @@ from typing import ClassVar, Protocol
 from homecheck.errors import HomecheckError
 from homecheck.model import ProbeResult
 
+# A network stability run (--duration) is judged in windows this long (a call drops in one bad
+# stretch); a run shorter than one window has no worst window, so --duration starts here.
+STABILITY_WINDOW_S = 10.0
+
 # The reason every probe gives for what Ctrl-C left unmeasured (cause STOPPED).
 STOPPED_REASON = "stopped by the user (Ctrl-C) before this was measured"
 

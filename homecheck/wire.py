@@ -150,11 +150,33 @@ def enable_rx_timestamps(sock: socket.socket) -> bool:
     return True
 
 
+# Where the kernel does not stamp packets, the process does, and time.time_ns() is too coarse for
+# that on Windows before Python 3.13: it ticks every 15.6 ms (cpython gh-88494), which turns a
+# loopback round trip into 0 or 15.6 ms and adds ~5 ms of jitter. perf_counter_ns() is
+# QueryPerformanceCounter there (sub-microsecond). It is anchored once to the wall clock so its
+# stamps still read as ns since the epoch; only differences of stamps on one clock are used
+# (round trip, RFC 3550 jitter), so the anchor's own error (up to one tick) cancels.
+_FINE_ANCHOR_NS = time.time_ns() - time.perf_counter_ns()
+
+
+def fine_ns() -> int:
+    """ns since the epoch, at sub-microsecond resolution on every platform."""
+    return _FINE_ANCHOR_NS + time.perf_counter_ns()
+
+
+def now_ns(stamped: bool) -> int:
+    """Now, on the clock of the receive stamps of a socket whose `enable_rx_timestamps` said
+    `stamped`: the kernel's wall clock (CLOCK_REALTIME) where the kernel stamps, else `fine_ns`.
+    Send stamps must use it too: a round trip subtracts one from the other."""
+    return time.time_ns() if stamped else fine_ns()
+
+
 def recv_stamped(sock: socket.socket, stamped: bool) -> tuple[bytes, Any, int]:
-    """(data, address, receive time in ns since the epoch) of the next datagram."""
+    """(data, address, receive time in ns since the epoch, on the clock of `now_ns(stamped)`)
+    of the next datagram."""
     if not stamped:
         data, address = sock.recvfrom(2048)
-        return data, address, time.time_ns()
+        return data, address, fine_ns()
     data, ancillary, _flags, address = sock.recvmsg(2048, socket.CMSG_SPACE(_TIMESPEC.size))
     for level, kind, payload in ancillary:
         if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(payload) >= _TIMESPEC.size:

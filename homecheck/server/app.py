@@ -57,14 +57,21 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
+        echoing = False
         if echo is not None:
-            echo.start(loop)
+            try:
+                echo.start(loop)
+                echoing = True
+            except Exception as exc:  # serve.py says it in one line and stops
+                app.state.startup_problem = (
+                    f"the UDP echo cannot run on this system ({type(exc).__name__}: {exc})"
+                )
         reaper = asyncio.create_task(_reap(sessions))
         try:
             yield
         finally:
             reaper.cancel()
-            if echo is not None:
+            if echo is not None and echoing:
                 echo.stop(loop)
 
     async def hello(request: Request) -> Response:
@@ -137,6 +144,7 @@ def create_app(
     app.state.sessions = sessions
     app.state.limits = limits
     app.state.echo = echo
+    app.state.startup_problem = None  # set by the lifespan when the echo cannot start
     app.state.stopping = stopping
     return app
 

@@ -59,10 +59,15 @@ def serve(
         lifespan="on",
         http=connections.protocol(),
     )
-    server = _Server(config, app.state.stopping.set)
     shown = f"[{host}]" if family == socket.AF_INET6 else host
-    if on_ready is not None:
-        on_ready(f"http://{shown}:{bound_port}", bound_port)
+
+    def ready() -> str | None:
+        problem: str | None = app.state.startup_problem
+        if problem is None and on_ready is not None:
+            on_ready(f"http://{shown}:{bound_port}", bound_port)
+        return problem
+
+    server = _Server(config, app.state.stopping.set, ready)
     # uvicorn re-raises the signal that stopped it once it has shut down; make SIGTERM end the
     # process like Ctrl-C does (cleanly, exit 0) instead of killing it by the default action.
     previous = signal.signal(signal.SIGTERM, _terminate)
@@ -72,14 +77,28 @@ def serve(
         signal.signal(signal.SIGTERM, previous)
         udp.close()
         tcp.close()
+    if app.state.startup_problem is not None:
+        raise ServeError(app.state.startup_problem)
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, telling the app first when it starts shutting down."""
+    """uvicorn's server, telling the app first when it starts shutting down, and saying it is
+    ready only once the app started (its UDP echo too: `ready` returns a problem otherwise)."""
 
-    def __init__(self, config: uvicorn.Config, on_stopping: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        on_stopping: Callable[[], None],
+        ready: Callable[[], str | None],
+    ) -> None:
         super().__init__(config)
         self._on_stopping = on_stopping
+        self._ready = ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self._ready() is not None:
+            self.should_exit = True
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self._on_stopping()

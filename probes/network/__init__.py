@@ -55,7 +55,7 @@ from typing import ClassVar, TypeVar
 
 from homecheck.metrics import in_area
 from homecheck.model import Direction, Phase, ProbeResult
-from homecheck.probe import ProbeContext, ProbeError, ProbeOptions
+from homecheck.probe import STABILITY_WINDOW_S, ProbeContext, ProbeError, ProbeOptions
 from probes.network import connection
 from probes.network.employer import result as network_result
 from probes.network.employer import session as speed_session
@@ -77,7 +77,7 @@ class Timing:
     idle_s: float = 3.0
     load_s: float = 4.0
     streams: int = 4
-    window_s: float = 10.0
+    window_s: float = STABILITY_WINDOW_S
     connect_timeout_s: float = 3.0
     udp_detect_s: float = 1.5
     # No echo at all for this long: the connection is gone. (A bloated queue delays answers but

@@ -103,7 +103,7 @@ def test_ctrl_c_leaves_a_valid_partial_report(tmp_path: Path) -> None:
         (["run", "--json", "/nonexistent-dir/r.json"], "folder /nonexistent-dir does not exist"),
         (["run", "--json", "/"], "is a folder"),
         (["run", "--duration", "soon"], "not a number of seconds"),
-        (["run", "--duration", "0"], "between 1 and 3600"),
+        (["run", "--duration", "0"], "between 10 and 3600"),
         (["run", "--frobnicate"], "unrecognized arguments"),
         (["explode"], "invalid choice"),
     ],

@@ -148,13 +148,19 @@ def between(packets: Iterable[Packet], start: float, end: float) -> list[Packet]
     return [p for p in packets if start <= p.at < end]
 
 
+# A window counts when the packets sent in it span this share of it (one 20 ms packet interval
+# and the pacing's lag are missing from the span of a window that was really run through).
+FULL_WINDOW_SHARE = 0.95
+
+
 def windows(packets: Sequence[Packet], window_s: float) -> list[tuple[float, Summary]]:
-    """Consecutive windows of `window_s` from the first packet. A last window covering less than
-    90 % of `window_s` is dropped (too few packets to compare), unless it is the only one."""
+    """Consecutive full windows of `window_s` from the first packet. A last window covering less
+    than FULL_WINDOW_SHARE of `window_s` is dropped, so a stretch shorter than one window has
+    none: a "worst 10 s" figure from 1 s of packets would compare nothing with nothing."""
     if not packets:
         return []
     start, end = packets[0].at, packets[-1].at
-    count = max(1, math.floor((end - start) / window_s + 0.1))
+    count = math.floor((end - start) / window_s + (1 - FULL_WINDOW_SHARE))
     result: list[tuple[float, Summary]] = []
     for i in range(count):
         t = start + i * window_s

@@ -54,6 +54,11 @@ UDP_BLOCKED = (
     "voice traffic (UDP) is blocked on this network, so this could not be measured; "
     "see the 'Voice traffic (UDP) gets through' line"
 )
+REFUSED = (
+    "the test server refused every {direction} request ({answer}), so this was not measured: a "
+    "problem with the server or its limits, not with your connection; tell whoever gave you the "
+    "server address"
+)
 NEEDS_DURATION = (
     "measured only in a longer run: use --duration 60 (or more) to check the connection's "
     "stability over time"
@@ -189,9 +194,12 @@ def _throughput(run: Run, out: Out, reason_cut: str | None) -> None:
             "steady_from_s": None if steady is None else round(steady.start_s - run.started, 3),
             "steady_to_s": None if steady is None else round(steady.end_s - run.started, 3),
             "stalled": transfer.stalled,
-            "errors": list(dict.fromkeys(transfer.errors))[:5],
+            "errors": list(dict.fromkeys(transfer.errors + transfer.refusals))[:5],
         }
-        if transfer.stalled or run.lost_in == Phase(direction) or (reason_cut and steady is None):
+        if transfer.refused is not None:
+            info[direction]["refused"] = transfer.refused  # type: ignore[index]
+            out.missing(REFUSED.format(direction=direction, answer=transfer.refused), metric)
+        elif transfer.stalled or run.lost_in == Phase(direction) or (reason_cut and steady is None):
             out.missing(reason_cut or LOST, metric)
         elif steady is None:
             out.missing(
@@ -393,7 +401,9 @@ def _worst_windows(run: Run, idle: list[Packet], echo_until: float, out: Out) ->
     window_s = run.window_s
     found = windows(idle, window_s)
     if not found:
-        out.missing("no answers came back during the stability run", *WORST_WINDOW_METRICS)
+        shorter = bool(idle) and idle[-1].at - idle[0].at < window_s
+        reason = NEEDS_DURATION if shorter else "no answers came back during the stability run"
+        out.missing(reason, *WORST_WINDOW_METRICS)
         return
     rows: list[JSON] = []
     loss, jitter, mos = [], [], []

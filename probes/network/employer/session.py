@@ -37,22 +37,52 @@ class Session:
     udp_address: tuple[str, int] | tuple[str, int, int, int] | None
 
 
+BAD_ADDRESS = (
+    "--server: this is not a valid address (an IPv6 address goes in brackets: "
+    f"http://[2001:db8::1]:8765). {CHECK_ADDRESS}"
+)
+
+
 def parse_url(url: str) -> tuple[str, int]:
-    parts = urlsplit(url if "://" in url else f"http://{url}")
+    """(host, port) of a --server address, or a ProbeError saying in one line what is wrong
+    (without the address itself: the reason may end up in a report)."""
+    text = url.strip()
+    if not text:
+        raise ProbeError(f"--server: the address is empty. {CHECK_ADDRESS}")
+    try:
+        parts = urlsplit(text if "://" in text else f"http://{text}")
+    except ValueError:  # an unclosed "[" (urllib: "Invalid IPv6 URL")
+        raise ProbeError(BAD_ADDRESS) from None
     if parts.scheme != "http":
         raise ProbeError(
             f"--server: only http:// addresses are supported (got {parts.scheme}://). "
             + CHECK_ADDRESS
         )
+    host_port = parts.netloc.rpartition("@")[2]
+    if host_port.count(":") > 1 and not host_port.startswith("["):  # IPv6 without brackets
+        raise ProbeError(BAD_ADDRESS)
     if not parts.hostname:
         raise ProbeError(f"--server: the address has no host name. {CHECK_ADDRESS}")
+    if any(c.isspace() for c in parts.hostname):
+        raise ProbeError(BAD_ADDRESS)
     try:
-        port = parts.port or 80
-    except ValueError:
+        port = 80 if parts.port is None else parts.port
+    except ValueError:  # not a number, or above 65535
+        port = 0
+    if not 0 < port < 65536:
         raise ProbeError(
-            f"--server: the port in the address is not a number. {CHECK_ADDRESS}"
-        ) from None
+            f"--server: the port in the address must be a number from 1 to 65535. {CHECK_ADDRESS}"
+        )
     return parts.hostname, port
+
+
+def address_problem(url: str) -> str | None:
+    """Why `url` cannot be a --server address (one line), or None: checked before measuring."""
+    try:
+        parse_url(url)
+    except ProbeError as exc:
+        return str(exc)
+    return None
 
 
 def resolve(

@@ -37,6 +37,7 @@ READ_BYTES = 1 << 20
 UPLOAD_BLOCK = 1 << 20
 RECORDS_TIMEOUT_S = 4.0  # reading the server's upload records (a bloated queue drains first)
 SERVER_MARGIN_S = 3.0  # the server-side bound of a transfer: our phase plus this
+MAX_HEADER_BYTES = 65536
 
 
 @dataclass
@@ -52,6 +53,15 @@ class Transfer:
     errors: list[str] = field(default_factory=list)
     stalled: bool = False
     kernel_counted: bool = False  # bytes counted by the receiving kernel (TCP_INFO)
+    accepted: int = 0  # requests the server answered with 200 (download)
+    refusals: list[str] = field(default_factory=list)  # status lines of those it did not
+
+    @property
+    def refused(self) -> str | None:
+        """The server's answer when it refused every request of the phase, else None."""
+        if self.accepted or not self.refusals:
+            return None
+        return self.refusals[0]
 
     def rate_series(self) -> list[tuple[float, float]]:
         """(time at the end of the interval, Mbit/s) per sample interval."""
@@ -82,7 +92,14 @@ def download(
                 kernel.attach(index, sock)
                 query = f"token={endpoint.token}&seconds={left:.1f}"
                 sock.sendall(_request("GET", f"{DOWNLOAD_PATH}?{query}", endpoint))
+                counts[index] += _read_head(sock, buffer, stop, deadline)
+                transfer.accepted += 1
                 _count_body(sock, buffer, stop, deadline, counts, index)
+            except Refused as exc:
+                # Not the line's speed: the server's answer. Its bytes may be counted (kernel
+                # counts), so a phase with no accepted request is reported as refused.
+                transfer.refusals.append(str(exc))
+                time.sleep(WAIT_SLICE_S)
             except OSError as exc:
                 if not (stop.is_set() or pool.closed or time.monotonic() >= deadline):
                     transfer.errors.append(_describe(exc))
@@ -207,7 +224,10 @@ def _run_phase(
             next_sample += SAMPLE_S
         if now >= deadline:
             break
-        if now - last_progress > STALL_S or link_lost():
+        if transfer.refused is not None:
+            if now - transfer.started > STALL_S:
+                break  # the server says no to every request, not a lost connection
+        elif now - last_progress > STALL_S or link_lost():
             transfer.stalled = True
             break
         time.sleep(max(0.0, min(next_sample, deadline) - time.monotonic()))
@@ -224,6 +244,32 @@ def _request(method: str, target: str, endpoint: Endpoint, length: int | None = 
     return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
 
 
+class Refused(ConnectionError):
+    """The server answered a request with another status than 200 (its status line)."""
+
+
+def _read_head(
+    sock: socket.socket, buffer: bytearray, stop: threading.Event, deadline: float
+) -> int:
+    """Read the response headers; the body bytes that came with them. Refused unless 200."""
+    # One read often brings the headers and a good deal of body (up to READ_BYTES): look for the
+    # end of the headers first, and bound only what comes before it.
+    received = b""
+    while (end := received.find(b"\r\n\r\n")) < 0:
+        if len(received) > MAX_HEADER_BYTES:
+            raise ConnectionError("not a homecheck server (no HTTP response)")
+        n = _recv(sock, buffer, stop, deadline)
+        if n == 0:
+            raise ConnectionResetError("the server closed the connection")
+        received += bytes(buffer[:n])
+    status_line = received[: received.find(b"\r\n")]
+    if b" 200 " not in status_line + b" ":
+        # Shown to the candidate: printable text only, and short (a stranger's server wrote it).
+        shown = "".join(c for c in status_line.decode("ascii", errors="replace") if c.isprintable())
+        raise Refused(shown.strip()[:80])
+    return len(received) - end - 4
+
+
 def _count_body(
     sock: socket.socket,
     buffer: bytearray,
@@ -232,21 +278,8 @@ def _count_body(
     counts: list[int],
     index: int,
 ) -> None:
-    """Read the response headers, then add body bytes to counts[index] as they arrive, until the
-    phase ends or the server ends the response. (Chunk framing, 10 bytes per MiB, is counted.)"""
-    head = b""
-    while b"\r\n\r\n" not in head:
-        n = _recv(sock, buffer, stop, deadline)
-        if n == 0:
-            raise ConnectionResetError("the server closed the connection")
-        head += bytes(buffer[:n])
-        if len(head) > 65536:
-            raise ConnectionError("not a homecheck server (no HTTP response)")
-    status_line, _, rest = head.partition(b"\r\n")
-    if b" 200 " not in status_line + b" ":
-        line = status_line.decode(errors="replace")
-        raise ConnectionError(f"the server refused the download ({line})")
-    counts[index] += len(rest.partition(b"\r\n\r\n")[2])
+    """Add body bytes to counts[index] as they arrive, until the phase ends or the server ends
+    the response. (Chunk framing, 10 bytes per MiB, is counted.)"""
     while True:
         n = _recv(sock, buffer, stop, deadline)
         if n == 0:

@@ -4,7 +4,9 @@ One thread sends a 172-byte packet every 20 ms (like an RTP voice stream) stampe
 time; the server answers each with its own receive and send times and how many packets it has
 received so far (homecheck/wire.py). Another thread stores the answers, stamped with the
 kernel's receive time where the platform offers it (SO_TIMESTAMPNS), so a busy Python process does
-not add jitter of its own. Each packet is tagged with the phase it was sent in (idle, download,
+not add jitter of its own; elsewhere (Windows, macOS) send and receive are both stamped with the
+process's fine clock (`wire.fine_ns`), never with time.time_ns(), which ticks every 15.6 ms on
+Windows before Python 3.13. Each packet is tagged with the phase it was sent in (idle, download,
 upload) so the analysis can tell quiet and loaded stretches apart.
 
 When UDP is blocked, `TcpTimer` measures round trips as TCP connection set-up times instead (the
@@ -107,7 +109,7 @@ class CallStream:
 
     def _send_loop(self) -> None:
         for seq, at in enumerate(paced(self.interval_s, self._stop_sending, self.interval_s)):
-            sent_ns = time.time_ns()
+            sent_ns = wire.now_ns(self._stamped)  # the clock of the receive stamps
             self._send(EchoPacket(self.token, seq, 0, sent_ns))
             self.sent.append(Sent(seq, sent_ns, at, self.phase))
 

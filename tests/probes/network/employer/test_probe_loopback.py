@@ -7,7 +7,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from homecheck.model import ProbeResult
+from homecheck.metrics import Metric
+from homecheck.model import Cause, ProbeResult
 from homecheck.probe import ProbeContext, ProbeOptions
 from homecheck.runner import run_probes
 from probes.network import NetworkProbe, Timing, connection
@@ -57,6 +58,17 @@ def test_stability_run_reports_windows(loopback_server: Served) -> None:
     assert values["network.worst_window_loss_pct"] == 0
     assert float(values["network.worst_window_mos"]) > 4.3  # type: ignore[arg-type]
     assert len(result.details["windows"]) == 3  # type: ignore[arg-type]
+
+
+def test_a_stability_run_shorter_than_a_window_has_no_worst_window(
+    loopback_server: Served,
+) -> None:
+    timing = Timing(idle_s=1.0, load_s=1.0, streams=1, window_s=2.0)
+    result = _run(loopback_server.url, timing, duration_s=1.0)
+    causes = {u.metric: u.cause for u in result.unmeasured}
+    assert causes[Metric.WORST_WINDOW_LOSS_PCT] == Cause.NEEDS_LONGER_RUN
+    assert causes[Metric.WORST_WINDOW_MOS] == Cause.NEEDS_LONGER_RUN
+    assert "windows" not in result.details
 
 
 def _free_port() -> int:
