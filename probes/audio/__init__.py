@@ -167,7 +167,7 @@ class AudioProbe:
             )
 
         take = _Take(rate=rate)
-        with Recorder(sd, device.index, rate, channels) as recorder:
+        with Recorder(sd, device.index, rate, channels, device.host_api) as recorder:
             context.progress(0.02, "starting the microphone")
             recorder.wait_for_sound(context.cancelled)
             quiet = "measuring the room: please stay quiet"
@@ -212,7 +212,7 @@ class AudioProbe:
         dead = analysis.dead_signal(room)
         if dead is not None and len(room) >= take.rate * analysis.FRAME_S:
             muted = device.server_source is not None and device.server_source.muted
-            why = _dead_reason(dead, muted)
+            why = _dead_reason(dead, muted, device.host_api)
             measurements.append(measured(Metric.INPUT_LIVE, False, method=why))
             unmeasured += [Unmeasured(m, why) for m in (*ROOM_METRICS, Metric.SPEECH_SNR_DB)]
             details["dead_signal"] = dead
@@ -393,12 +393,21 @@ def _speech(
     ), ""
 
 
-def _dead_reason(dead: str, muted: bool) -> str:
+def _dead_reason(dead: str, muted: bool, host_api: str) -> str:
     if muted:
         return f"the microphone is muted in the sound settings: it gives {dead}; unmute it"
+    if host_api == "Core Audio":
+        # macOS opens the stream and hands out exact zeros while the app may not use the
+        # microphone (python-sounddevice #267, #332): the privacy setting is the likely cause.
+        return (
+            f"the microphone gives no sound at all ({dead}): macOS gives silence to apps it "
+            f"does not allow to use the microphone; allow it ({devices.permission_steps(host_api)}"
+            "), then run homecheck again; otherwise it is muted or switched off"
+        )
     return (
         f"the microphone gives no sound at all ({dead}): it is muted, switched off or blocked "
-        "by privacy settings; see the line 'Microphone picks up sound'"
+        f"by privacy settings ({devices.permission_steps(host_api)}); see the line "
+        "'Microphone picks up sound'"
     )
 
 
