@@ -8,18 +8,21 @@ What it measures
   is ~25-30 % headroom, hence the default minimum of 30 % (warn below 50 %).
 - The processes that used the most CPU over the same window and the most memory at its end,
   grouped by process name (names only: no command lines, no user names), so the advice can say
-  "close X". CPU % of a process is % of the whole machine (100 % = every core busy).
+  "close X". CPU % of a process is % of the whole machine (100 % = every core busy). Process 0
+  is never listed: on Windows it is the "System Idle Process", whose CPU time is idle time.
 - Memory: total and available (GB, 10^9 bytes), swap in use. Available is what can be used without
   swapping (psutil `available`: free + reclaimable cache).
 - Disk: free space on the volume that holds the user's home folder (GB); only the number is kept,
   not the path.
 - OS: name, version, architecture; "supported" means Windows 10 or later, macOS 11 or later, or
-  Linux (what current softphones and browsers support).
+  Linux (what current softphones and browsers support). Windows 11 still calls itself release
+  "10" to Python before 3.12 (cpython bpo-45382); its build number (22000 or later) names it.
 - Power: whether a battery is present, its charge and whether the charger is plugged in; a laptop on
   battery may throttle the CPU and die mid-shift.
 
-How: psutil (https://psutil.readthedocs.io), injected so tests can drive the boundary; the default
-is the real psutil. Default thresholds live in the profiles (homecheck/profiles/*.toml).
+How: psutil (https://psutil.readthedocs.io) and Python's `platform` module, injected so tests can
+drive the boundary; the defaults are the real ones. Default thresholds live in the profiles
+(homecheck/profiles/*.toml).
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ from homecheck.probe import ProbeContext, ProbeOptions
 
 GB = 1e9
 TOP_N = 5
+IDLE_PID = 0
+NO_CPU_SPEED = "the OS does not report the CPU speed (common in VMs)"
 
 
 @dataclass(frozen=True)
@@ -70,8 +75,10 @@ class SystemProbe:
         ps: ModuleType | Any = psutil,
         sample_seconds: float = 3.0,
         interval_seconds: float = 0.5,
+        os_platform: ModuleType | Any = platform,
     ) -> None:
         self.ps = ps
+        self.os_platform = os_platform
         self.sample_seconds = sample_seconds
         self.interval_seconds = interval_seconds
 
@@ -98,15 +105,11 @@ class SystemProbe:
             measurements.append(measured(Metric.CPU_CORES_LOGICAL, float(logical)))
         else:
             unmeasured.append(Unmeasured(Metric.CPU_CORES_LOGICAL, "the OS does not say"))
-        freq = _max_mhz(self.ps)
+        freq, why_no_freq = _max_mhz(self.ps)
         if freq:
             measurements.append(measured(Metric.CPU_MAX_MHZ, round(freq)))
         else:
-            unmeasured.append(
-                Unmeasured(
-                    Metric.CPU_MAX_MHZ, "the OS does not report the CPU speed (common in VMs)"
-                )
-            )
+            unmeasured.append(Unmeasured(Metric.CPU_MAX_MHZ, why_no_freq))
         details["cpu_model"] = _cpu_model()
 
         per_core, totals, top_cpu, interrupted = self._sample_cpu(context, logical or 1)
@@ -164,7 +167,7 @@ class SystemProbe:
         except (OSError, RuntimeError) as exc:
             unmeasured.append(Unmeasured(Metric.DISK_FREE_GB, f"cannot read the disk: {exc}"))
 
-        os_name, supported, os_details = _os_facts()
+        os_name, supported, os_details = _os_facts(self.os_platform)
         details.update(os_details)
         measurements.append(measured(Metric.OS, os_name))
         measurements.append(measured(Metric.OS_SUPPORTED, supported))
@@ -233,7 +236,9 @@ def _prime_processes(ps: Any) -> list[Any]:
     procs = []
     me = os.getpid()
     for proc in ps.process_iter(["name"]):
-        if proc.pid == me:  # homecheck itself is not what the user should close
+        # homecheck itself is not what the user should close; nor is process 0, which on Windows
+        # is the "System Idle Process" whose CPU time is the machine's idle time (glances #149).
+        if proc.pid in (me, IDLE_PID):
             continue
         try:
             proc.cpu_percent(None)  # baseline; the next call returns use since this one
@@ -258,15 +263,19 @@ def _top_cpu(ps: Any, procs: list[Any], logical: int) -> list[_Usage]:
     return [_Usage(name, round(pct, 1), 0.0, counts[name]) for name, pct in ranked if pct > 0]
 
 
-def _max_mhz(ps: Any) -> float | None:
+def _max_mhz(ps: Any) -> tuple[float | None, str]:
+    """The top clock in MHz, or None and why not. psutil's cpu_freq() returns None in many VMs and
+    raises on some Apple Silicon Macs: RuntimeError "'pmgr' entry was not found" (psutil #2382),
+    SystemError wrapping "invalid CPU frequency data" on M4/M5 (psutil #2841). Only this line is
+    lost then, never the rest of the Computer area."""
     try:
         freq = ps.cpu_freq()
-    except (OSError, NotImplementedError, AttributeError):
-        return None
+    except (OSError, NotImplementedError, AttributeError, RuntimeError, SystemError) as exc:
+        return None, f"{NO_CPU_SPEED}: {type(exc).__name__}: {exc}"
     if freq is None:
-        return None
+        return None, NO_CPU_SPEED
     best = float(freq.max or freq.current or 0.0)
-    return best or None
+    return (best, "") if best else (None, NO_CPU_SPEED)
 
 
 def _cpu_model() -> str:
@@ -278,24 +287,41 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def _os_facts() -> tuple[str, bool, dict[str, JSON]]:
-    system = platform.system()
-    arch = platform.machine()
+def _os_facts(os_platform: Any = platform) -> tuple[str, bool, dict[str, JSON]]:
+    """(name, supported, details) from the `platform` module (injected so tests can feed the values
+    Windows and macOS return)."""
+    system = os_platform.system()
+    arch = os_platform.machine()
     if system == "Linux":
         try:
-            release = platform.freedesktop_os_release()
+            release = os_platform.freedesktop_os_release()
             pretty = release.get("PRETTY_NAME") or release.get("NAME", "Linux")
         except OSError:
             pretty = "Linux"
         name, supported = pretty, True
     elif system == "Darwin":
-        version = platform.mac_ver()[0]
+        version = os_platform.mac_ver()[0]
         major = int(version.split(".")[0]) if version else 0
         name, supported = f"macOS {version}", major >= 11
     elif system == "Windows":
-        win_release = platform.release()
+        win_release = windows_release(os_platform.win32_ver())
         name = f"Windows {win_release}"
         supported = win_release.isdigit() and int(win_release) >= 10
     else:
         name, supported = system or "unknown", False
-    return name, supported, {"os_kernel": platform.release(), "architecture": arch}
+    return name, supported, {"os_kernel": os_platform.release(), "architecture": arch}
+
+
+WINDOWS_11_FIRST_BUILD = 22000
+
+
+def windows_release(win32_ver: tuple[str, str, str, str]) -> str:
+    """The Windows release from platform.win32_ver() (release, version "10.0.BUILD", csd, ptype).
+    Windows 11 kept the version number 10.0, so Python before 3.12 reports its release as "10"
+    (cpython bpo-45382); Microsoft tells the two apart by build: 22000 and later is Windows 11."""
+    release, version = win32_ver[0], win32_ver[1]
+    parts = version.split(".")
+    build = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0
+    if release == "10" and build >= WINDOWS_11_FIRST_BUILD:
+        return "11"
+    return release

@@ -21,6 +21,9 @@ What it measures
     floor (-20 dB) mean no line was found; ECMA-74 calls a tone prominent from about 14 dB.
   - a muted, switched-off or privacy-blocked microphone gives digital silence or a constant
     signal: it is reported as such (audio.input_live = no), never as "a very quiet room".
+  - exact zeros at the start of the room recording (macOS hands them out until the person
+    clicks "Allow" on its microphone prompt) are not the room: they are dropped and as much
+    room is recorded again, so the figures come only from the live sound.
 - Speech (on by default in a terminal, `--no-speech` skips it): the person reads a sentence shown
   on screen for about 6 s. Active speech level = the ITU-T P.56 idea (power averaged over the
   time speech is active: within 15.9 dB of that level, with a 200 ms hangover) on 100 ms frames
@@ -73,6 +76,9 @@ from probes.audio.recorder import Recorder
 
 # Short enough to show whole beside the progress bar on an 80-column terminal.
 SENTENCE = "Thank you for calling. How can I help you today?"
+# A run of exact zeros this long at the start of the room is not a microphone's sound (even a
+# quiet 16-bit one toggles its last bit): it is a device still starting or still blocked.
+MIN_ZERO_RUN_S = 0.05
 # Reading the sentence takes about 4 s: less than 10 % of the window active is not the sentence.
 MIN_SPEECH_FRACTION = 0.1
 ROOM_METRICS = (
@@ -167,7 +173,7 @@ class AudioProbe:
             )
 
         take = _Take(rate=rate)
-        with Recorder(sd, device.index, rate, channels) as recorder:
+        with Recorder(sd, device.index, rate, channels, device.host_api) as recorder:
             context.progress(0.02, "starting the microphone")
             recorder.wait_for_sound(context.cancelled)
             quiet = "measuring the room: please stay quiet"
@@ -175,6 +181,7 @@ class AudioProbe:
             take.room = recorder.record(
                 self.room_seconds, context.cancelled, show(0.0, self.room_seconds, quiet)
             )
+            take.room = _without_leading_zeros(take, recorder, context)
             take.room_complete = len(take.room) >= round(self.room_seconds * rate)
             if speech and take.room_complete and not _is_dead(take.room):
                 ready = f'Get ready to read: "{SENTENCE}"'
@@ -209,10 +216,12 @@ class AudioProbe:
         series: list[Series] = []
         room, speech = _loudest_channel(take.room, take.speech)
         details["input_overflows"] = take.overflows
+        if take.leading_zeros_s:
+            details["room_leading_zeros_s"] = round(take.leading_zeros_s, 2)
         dead = analysis.dead_signal(room)
         if dead is not None and len(room) >= take.rate * analysis.FRAME_S:
             muted = device.server_source is not None and device.server_source.muted
-            why = _dead_reason(dead, muted)
+            why = _dead_reason(dead, muted, device.host_api)
             measurements.append(measured(Metric.INPUT_LIVE, False, method=why))
             unmeasured += [Unmeasured(m, why) for m in (*ROOM_METRICS, Metric.SPEECH_SNR_DB)]
             details["dead_signal"] = dead
@@ -288,6 +297,23 @@ class _Take:
     speech_start_s: float = 0.0
     overflows: int = 0
     cancelled: bool = False
+    leading_zeros_s: float = 0.0  # exact zeros dropped from the start of the room recording
+
+
+def _without_leading_zeros(
+    take: _Take, recorder: Recorder, context: ProbeContext
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """The room recording without the exact zeros at its start, made up to its length again from
+    the live microphone. A late "Allow" on macOS's microphone prompt leaves seconds of zeros
+    that the recorder's short grace did not skip; kept, they would set the background level to
+    the -150 dBFS floor and inflate the speech-to-noise ratio. All zeros stay: that is a dead
+    microphone, reported as such."""
+    lead = analysis.leading_zeros(take.room)
+    if lead == len(take.room) or lead < MIN_ZERO_RUN_S * take.rate:
+        return take.room
+    take.leading_zeros_s = lead / take.rate
+    more = recorder.record(lead / take.rate, context.cancelled, None)
+    return np.concatenate([take.room[lead:], more])
 
 
 def _is_dead(room: np.ndarray[Any, np.dtype[np.float64]]) -> bool:
@@ -393,12 +419,21 @@ def _speech(
     ), ""
 
 
-def _dead_reason(dead: str, muted: bool) -> str:
+def _dead_reason(dead: str, muted: bool, host_api: str) -> str:
     if muted:
         return f"the microphone is muted in the sound settings: it gives {dead}; unmute it"
+    if host_api == "Core Audio":
+        # macOS opens the stream and hands out exact zeros while the app may not use the
+        # microphone (python-sounddevice #267, #332): the privacy setting is the likely cause.
+        return (
+            f"the microphone gives no sound at all ({dead}): macOS gives silence to apps it "
+            f"does not allow to use the microphone; allow it ({devices.permission_steps(host_api)}"
+            "), then run homecheck again; otherwise it is muted or switched off"
+        )
     return (
         f"the microphone gives no sound at all ({dead}): it is muted, switched off or blocked "
-        "by privacy settings; see the line 'Microphone picks up sound'"
+        f"by privacy settings ({devices.permission_steps(host_api)}); see the line "
+        "'Microphone picks up sound'"
     )
 
 

@@ -204,6 +204,12 @@ def spectrum_points(spectrum: Spectrum, per_octave: int = 12) -> tuple[tuple[flo
     return tuple(points)
 
 
+def leading_zeros(x: NDArray[np.floating]) -> int:
+    """How many samples (rows, for several channels) at the start are exactly zero."""
+    live = np.flatnonzero(np.any(x != 0, axis=1) if x.ndim > 1 else x != 0)
+    return int(live[0]) if len(live) else len(x)
+
+
 def dead_signal(x: Signal) -> str | None:
     """Why this recording cannot come from a working microphone, or None if it can."""
     if len(x) == 0:

@@ -10,6 +10,15 @@ On Linux the usual input devices are PulseAudio/PipeWire's ("default", "pulse", 
 say nothing about the microphone behind them, and they advertise 44.1 kHz whatever the hardware
 runs at; probes/audio/headset.py asks the sound server for the default microphone's native rate,
 mute state, bus and form factor.
+
+On Windows PortAudio lists every microphone three or four times, once per host API: MME (names
+cut to 31 characters, every device at 44.1 kHz, and PortAudio's default input is MME's),
+DirectSound, WASAPI and WDM-KS. Only the WASAPI copies are listed and its default microphone is
+the default (WASAPI shared mode is what softphones and browsers use; SuperCollider made the same
+choice, supercollider#6994). On macOS there is one host API, Core Audio. WASAPI and Core Audio
+report the device's own rate (WASAPI's mix format, Core Audio's nominal rate), so that rate is
+tried first: Core Audio would accept 48 kHz from a 44.1 kHz interface or a 24 kHz AirPods
+microphone and resample it.
 """
 
 from __future__ import annotations
@@ -32,6 +41,13 @@ from probes.audio.headset import ServerSource, headset_kind, pulse_default_sourc
 # 48 kHz is what USB headsets, laptop codecs and PipeWire run at.
 PREFERRED_RATES = (48000, 44100, 32000, 16000, 8000)
 SOUND_SERVER_DEVICES = {"default", "pulse", "pipewire", "sysdefault"}
+# When one of these host APIs has microphones, only its devices are listed (one copy of each).
+PREFERRED_HOST_APIS = ("Windows WASAPI",)
+# Host APIs whose default_samplerate is the rate the device really runs at (MME and DirectSound
+# say 44.1 kHz for everything; ALSA's is whatever PortAudio probed first).
+NATIVE_RATE_HOST_APIS = {"Windows WASAPI", "Core Audio"}
+# PortAudio builds after PortAudio#672 list WASAPI loopback copies of speakers as inputs.
+LOOPBACK_SUFFIX = "[Loopback]"
 
 
 class AudioUnavailable(ProbeError):
@@ -131,11 +147,18 @@ def _list_inputs(sd: ModuleType) -> list[InputDevice]:
         default_index = _default_input_index(sd)
     except sd.PortAudioError as exc:
         raise ProbeError(f"the sound system did not list its devices ({exc})") from None
+    inputs = [
+        info
+        for info in devices
+        if int(info["max_input_channels"]) > 0 and not str(info["name"]).endswith(LOOPBACK_SUFFIX)
+    ]
+    preferred = _preferred_host_api(apis, inputs)
+    if preferred is not None:
+        inputs = [info for info in inputs if int(info["hostapi"]) == preferred]
+        default_index = int(apis[preferred]["default_input_device"])
     server = None
     found: list[InputDevice] = []
-    for info in devices:
-        if int(info["max_input_channels"]) <= 0:
-            continue
+    for info in inputs:
         name = str(info["name"])
         host_api = str(apis[int(info["hostapi"])]["name"])
         source = None
@@ -158,6 +181,15 @@ def _list_inputs(sd: ModuleType) -> list[InputDevice]:
             )
         )
     return found
+
+
+def _preferred_host_api(apis: Any, inputs: list[Any]) -> int | None:
+    """The index of the host API to list alone (WASAPI on Windows), or None to list them all."""
+    for wanted in PREFERRED_HOST_APIS:
+        for index, api in enumerate(apis):
+            if api["name"] == wanted and any(int(i["hostapi"]) == index for i in inputs):
+                return index
+    return None
 
 
 def _default_input_index(sd: ModuleType) -> int:
@@ -195,14 +227,17 @@ def _is_sound_server_device(name: str, host_api: str) -> bool:
 
 def capture_settings(sd: ModuleType, device: InputDevice) -> tuple[int, int]:
     """(sample rate, channels) to open the device with: its native rate when the sound server
-    says it (resampling in the server changes levels: noise recorded at 44.1 kHz from a 48 kHz
-    source read 1.3 dB low), otherwise the first preferred rate the device accepts; one channel
-    when possible, else two (the louder is analysed)."""
+    (Linux) or the host API (WASAPI, Core Audio) says it (resampling changes levels: noise
+    recorded at 44.1 kHz from a 48 kHz source read 1.3 dB low), otherwise the first preferred
+    rate the device accepts; one channel when possible, else two (the louder is analysed)."""
     rates: list[int] = []
     if device.server_source is not None and device.server_source.rate:
         rates.append(device.server_source.rate)
+    if device.host_api in NATIVE_RATE_HOST_APIS and device.default_rate > 0:
+        rates.append(round(device.default_rate))
     rates += [r for r in PREFERRED_RATES if r not in rates]
-    rates.append(round(device.default_rate))
+    if round(device.default_rate) not in rates:
+        rates.append(round(device.default_rate))
     for channels in (1, min(2, device.channels)):
         for rate in rates:
             try:
@@ -214,9 +249,31 @@ def capture_settings(sd: ModuleType, device: InputDevice) -> tuple[int, int]:
             return rate, channels
     raise ProbeError(
         f"the microphone {display_name(device.name)!r} accepts none of the usual sample rates "
-        f"({', '.join(str(r) for r in PREFERRED_RATES)} Hz); choose another one with --mic "
+        f"({', '.join(str(r) for r in rates)} Hz); choose another one with --mic "
         "(see `homecheck devices`)"
     )
+
+
+MACOS_MICROPHONE_STEPS = (
+    "macOS: System Settings > Privacy & Security > Microphone, turn it on for the app you run "
+    "homecheck in (Terminal, iTerm, Visual Studio Code ...), then quit and reopen that app"
+)
+WINDOWS_MICROPHONE_STEPS = (
+    "Windows: Settings > Privacy & security > Microphone, turn on 'Microphone access' and "
+    "'Let desktop apps access your microphone'"
+)
+LINUX_MICROPHONE_STEPS = "Linux: add your user to the 'audio' group"
+
+
+def permission_steps(host_api: str) -> str:
+    """How to let homecheck use the microphone on the system this host API belongs to."""
+    if host_api == "Core Audio":
+        return MACOS_MICROPHONE_STEPS
+    if host_api.startswith("Windows ") or host_api == "MME":
+        return WINDOWS_MICROPHONE_STEPS
+    if host_api == "ALSA":
+        return LINUX_MICROPHONE_STEPS
+    return "; ".join((MACOS_MICROPHONE_STEPS, WINDOWS_MICROPHONE_STEPS, LINUX_MICROPHONE_STEPS))
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")

@@ -17,12 +17,16 @@ from typing import Any
 import numpy as np
 
 from homecheck.probe import ProbeError
+from probes.audio.devices import permission_steps
 
 # Sound servers deliver the first block 0.1-2 s after a stream starts (PulseAudio's default
 # fragment is about 2 s); past this, the device is not delivering at all.
 FIRST_DATA_TIMEOUT_S = 6.0
 # Converters and sound servers settle (DC filters, automatic gain) during the first moments.
 WARMUP_S = 0.3
+# PortAudio's paInternalError: what Core Audio's kAudioComponentErr_NotPermitted (-66748, the
+# microphone privacy setting) becomes when a stream is opened (PortAudio#514, #520).
+PA_INTERNAL_ERROR = -9986
 # Some drivers hand out exact zeros before the real signal; skip them for up to this long.
 LEADING_ZERO_GRACE_S = 1.5
 STALL_TIMEOUT_S = 3.0
@@ -32,8 +36,11 @@ Samples = np.ndarray[Any, np.dtype[np.float64]]
 
 
 class Recorder:
-    def __init__(self, sd: ModuleType, device: int, rate: int, channels: int) -> None:
+    def __init__(
+        self, sd: ModuleType, device: int, rate: int, channels: int, host_api: str = ""
+    ) -> None:
         self._sd = sd
+        self.host_api = host_api
         self._device = device
         self.rate = rate
         self.channels = channels
@@ -58,7 +65,7 @@ class Recorder:
             self._stream.start()
         except (self._sd.PortAudioError, ValueError) as exc:
             self.__exit__(None, None, None)
-            raise ProbeError(explain_open_error(exc)) from None
+            raise ProbeError(explain_open_error(exc, self.host_api)) from None
         return self
 
     def __exit__(
@@ -157,8 +164,9 @@ class Recorder:
         return chunk.astype(np.float64)
 
 
-def explain_open_error(exc: BaseException) -> str:
-    """A PortAudio error when opening the microphone, as advice a person can act on."""
+def explain_open_error(exc: BaseException, host_api: str = "") -> str:
+    """A PortAudio error when opening the microphone, as advice a person can act on; the steps
+    for the privacy settings are those of the system `host_api` belongs to."""
     text = str(exc)
     lowered = text.casefold()
     code = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else None
@@ -172,12 +180,12 @@ def explain_open_error(exc: BaseException) -> str:
             "use it (Zoom, Teams, a softphone, a browser tab), then run homecheck again "
             f"({text})"
         )
-    # EACCES (-13) on Linux (not in the audio group); macOS/Windows privacy settings.
-    if host_code == -13 or "permission" in lowered or "denied" in lowered or "access" in lowered:
+    # EACCES (-13) on Linux (not in the audio group); macOS/Windows privacy settings. On macOS
+    # the privacy refusal reaches us only as an internal error from Core Audio.
+    denied = host_code == -13 or any(w in lowered for w in ("permission", "denied", "access"))
+    if denied or (host_api == "Core Audio" and code == PA_INTERNAL_ERROR):
         return (
-            "homecheck is not allowed to use the microphone: allow it (macOS: System Settings > "
-            "Privacy & Security > Microphone, then tick your terminal; Windows: Settings > "
-            "Privacy > Microphone; Linux: add your user to the 'audio' group), then run "
-            f"homecheck again ({text})"
+            "homecheck is not allowed to use the microphone: allow it "
+            f"({permission_steps(host_api)}), then run homecheck again ({text})"
         )
     return f"the microphone could not be opened ({text}); choose another one with --mic"

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,3 +115,140 @@ def test_cancel_returns_partial_result_quickly() -> None:
     assert result.partial
     assert result.duration_s < 3.0
     assert result.measurement("system.ram_total_gb") is not None  # the rest is still measured
+
+
+# --- Windows and macOS at the boundary: psutil and `platform` as those systems answer ---------
+
+
+class PsutilWhoseCpuFreq:
+    """The real psutil, except cpu_freq(), which fails or answers as it does on other machines."""
+
+    def __init__(self, answer: BaseException | None) -> None:
+        self._answer = answer
+
+    def cpu_freq(self) -> None:
+        if self._answer is not None:
+            raise self._answer
+        return None
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(psutil, name)
+
+
+@pytest.mark.parametrize(
+    ("answer", "shown"),
+    [
+        # Apple Silicon, psutil #2382 (arm64 Macs, macOS VMs).
+        (RuntimeError("'pmgr' entry was not found in AppleARMIODevice service"), "pmgr"),
+        # M4/M5, psutil #2841: the RuntimeError surfaces as a SystemError.
+        (
+            SystemError("<built-in function cpu_freq> returned a result with an exception set"),
+            "SystemError",
+        ),
+        # Intel-era psutil on an M1 (tiptop #30): the sysctl is gone.
+        (
+            FileNotFoundError(
+                2, "No such file or directory (originated from sysctlbyname('hw.cpufrequency'))"
+            ),
+            "hw.cpufrequency",
+        ),
+        (None, "does not report the CPU speed"),  # many VMs: psutil returns None
+    ],
+)
+def test_cpu_speed_failure_loses_only_that_line(answer: BaseException | None, shown: str) -> None:
+    result = _run(SystemProbe(ps=PsutilWhoseCpuFreq(answer), sample_seconds=0.5))
+    assert result.reason is None
+    assert result.measurement("system.cpu_max_mhz") is None
+    reasons = {u.metric: u.reason for u in result.unmeasured}
+    assert shown in reasons["system.cpu_max_mhz"]
+    for metric in ("system.cpu_headroom_pct", "system.ram_total_gb", "system.os"):
+        assert result.measurement(metric) is not None, metric
+
+
+class WindowsIdleProcess:
+    """Process 0 as psutil shows it on Windows: "System Idle Process", whose CPU times are the
+    machine's idle time, so its cpu_percent() is the idle share of every core (up to 100 % per
+    core). Here its times are this machine's real idle time (psutil.cpu_times().idle)."""
+
+    pid = 0
+
+    def __init__(self) -> None:
+        self.info = {
+            "name": "System Idle Process",
+            "memory_info": psutil.Process().memory_info()._replace(rss=8192),
+        }
+        self._last: tuple[float, float] | None = None
+        self.readings: list[float] = []
+
+    def cpu_percent(self, interval: float | None = None) -> float:
+        now = (time.monotonic(), psutil.cpu_times().idle)
+        last, self._last = self._last, now
+        if last is None or now[0] <= last[0]:
+            return 0.0
+        self.readings.append(100.0 * (now[1] - last[1]) / (now[0] - last[0]))
+        return self.readings[-1]
+
+
+class PsutilOnWindows:
+    """The real psutil whose process table also holds Windows' process 0."""
+
+    def __init__(self) -> None:
+        self.idle = WindowsIdleProcess()
+
+    def process_iter(self, attrs: list[str]) -> Iterator[object]:
+        yield self.idle
+        yield from psutil.process_iter(attrs)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(psutil, name)
+
+
+def test_the_idle_process_is_never_a_top_cpu_user() -> None:
+    table = PsutilOnWindows()
+    result = _run(SystemProbe(ps=table, sample_seconds=1.0))
+    names = [row["name"] for row in result.details["top_cpu"]]  # type: ignore[index,union-attr]
+    assert "System Idle Process" not in names
+    # It is a real contender: over the same kind of window it reads as the machine's idle share.
+    table.idle.cpu_percent()
+    threading.Event().wait(0.5)
+    assert table.idle.cpu_percent() > 0.0
+
+
+class WindowsPlatform:
+    """Python's `platform` module as it answers on Windows: release() is win32_ver()[0]."""
+
+    def __init__(self, win32_ver: tuple[str, str, str, str]) -> None:
+        self._win32_ver = win32_ver
+
+    def system(self) -> str:
+        return "Windows"
+
+    def machine(self) -> str:
+        return "AMD64"
+
+    def release(self) -> str:
+        return self._win32_ver[0]
+
+    def win32_ver(self) -> tuple[str, str, str, str]:
+        return self._win32_ver
+
+
+@pytest.mark.parametrize(
+    ("win32_ver", "name"),
+    [
+        # platform.win32_ver() on Windows 10 22H2 (build 19045), Python 3.11.
+        (("10", "10.0.19045", "SP0", "Multiprocessor Free"), "Windows 10"),
+        # Windows 11 21H2 (build 22000) and 23H2 (22631) on Python 3.11 still say "10"
+        # (cpython bpo-45382); Python 3.12 says "11" (24H2, build 26100).
+        (("10", "10.0.22000", "SP0", "Multiprocessor Free"), "Windows 11"),
+        (("10", "10.0.22631", "SP0", "Multiprocessor Free"), "Windows 11"),
+        (("11", "10.0.26100", "SP0", "Multiprocessor Free"), "Windows 11"),
+        # Windows 8.1 (build 9600): named, and not supported.
+        (("8.1", "6.3.9600", "SP0", "Multiprocessor Free"), "Windows 8.1"),
+    ],
+)
+def test_windows_is_named_by_its_build(win32_ver: tuple[str, str, str, str], name: str) -> None:
+    result = _run(SystemProbe(sample_seconds=0.5, os_platform=WindowsPlatform(win32_ver)))
+    assert _value(result, "system.os") == name
+    assert _value(result, "system.os_supported") is (name != "Windows 8.1")
+    assert result.details["architecture"] == "AMD64"

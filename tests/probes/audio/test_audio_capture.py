@@ -154,3 +154,18 @@ def test_a_device_that_cannot_be_opened_gives_a_reason(virtual_mic: VirtualMic) 
     sd = audio_devices.load_sounddevice()
     with pytest.raises(ProbeError, match="could not be opened"), Recorder(sd, 999, 48000, 1):
         pass
+
+
+def test_zeros_before_a_late_allow_are_not_the_room(virtual_mic: VirtualMic) -> None:
+    # macOS hands out exact zeros until the person clicks "Allow" on its microphone prompt;
+    # here 3.5 s of them (longer than the recorder's 1.5 s grace), then the room's noise.
+    late_allow = np.concatenate([np.zeros(round(3.5 * signals.RATE)), signals.white(PLAY_S, -45.0)])
+    result = measure(virtual_mic, late_allow)
+    assert result.measurement("audio.input_live").value is True  # type: ignore[union-attr]
+    assert value(result, "audio.noise_floor_dbfs") == pytest.approx(-45.0, abs=0.3)
+    assert value(result, "audio.noise_floor_dbfs_a") > -60.0
+    floor = result.measurement("audio.noise_floor_dbfs")
+    assert floor is not None and len(floor.samples) == round(ROOM_S / 0.1)  # a full room of sound
+    assert min(floor.samples) > -60.0  # no frame of the zeros is left
+    dropped = result.details["room_leading_zeros_s"]
+    assert isinstance(dropped, float) and dropped > 0.5
