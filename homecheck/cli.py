@@ -31,7 +31,7 @@ from homecheck.probe import Probe, ProbeOptions
 from homecheck.progress import LiveProgress, PlainProgress
 from homecheck.runner import run_probes
 from homecheck.server import command as serve_command
-from reports import OutputFormat, json_report, render
+from reports import OutputFormat, json_report, render, vocabulary
 
 EXIT_READY, EXIT_NOT_READY, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_BROKEN_PIPE = 128 + 13  # 141: how shells report a writer killed by SIGPIPE (13)
@@ -461,8 +461,9 @@ def _devices() -> int:
         mark = "*" if d.is_default else " "
         rate = d.server_source.rate if d.server_source and d.server_source.rate else d.default_rate
         print(
-            f"{mark} {d.index:>3}  {audio_devices.display_name(d.name)}  "
-            f"({d.host_api}, {d.channels} channels, {rate:.0f} Hz): {d.kind}, {d.hint}"
+            f"{mark} {d.index:>3}  {vocabulary.clean(audio_devices.display_name(d.name))}  "
+            f"({vocabulary.clean(d.host_api)}, {d.channels} channels, {rate:.0f} Hz): "
+            f"{d.kind}, {d.hint}"
         )
     print("\nTest another one with `homecheck run --mic INDEX` or `--mic NAME`.")
     return EXIT_READY

@@ -11,6 +11,7 @@ from rich.table import Column
 
 from homecheck.model import ProbeResult
 from homecheck.probe import Probe
+from reports.vocabulary import clean
 
 
 class PlainProgress:
@@ -23,7 +24,7 @@ class PlainProgress:
         pass
 
     def finished(self, probe: Probe, result: ProbeResult) -> None:
-        state = "not measured: " + result.reason if result.reason else "done"
+        state = "not measured: " + clean(result.reason) if result.reason else "done"
         print(f"  {probe.title.lower()}: {state} ({result.duration_s:.1f} s)", file=sys.stderr)
 
 
@@ -55,7 +56,7 @@ class LiveProgress:
         )
 
     def progress(self, probe: Probe, fraction: float, message: str) -> None:
-        self._progress.update(self._tasks[probe.name], completed=fraction, note=message)
+        self._progress.update(self._tasks[probe.name], completed=fraction, note=clean(message))
 
     def finished(self, probe: Probe, result: ProbeResult) -> None:
         note = "not measured" if result.reason else f"done in {result.duration_s:.1f} s"

@@ -21,6 +21,7 @@ from reports import vocabulary as vocab
 
 
 def render(report: Report, *, color: bool = False, width: int = 110) -> str:
+    report = vocab.displayable(report)  # no text from the machine or a file steers the terminal
     out = io.StringIO()
     console = Console(
         file=out,
