@@ -32,6 +32,13 @@ VERDICT_ICONS = {
     Verdict.FAIL: "✘",
     Verdict.NOT_MEASURED: "?",
 }
+# The same in ASCII, for a terminal whose code page has no ✔/✘ (cp1252, cp437): the word stays.
+ASCII_ICONS = {
+    Verdict.PASS: "+",
+    Verdict.WARN: "!",
+    Verdict.FAIL: "x",
+    Verdict.NOT_MEASURED: "?",
+}
 # rich styles for the terminal; the colour only repeats the word.
 TERMINAL_STYLES = {
     Verdict.PASS: "green",
@@ -103,9 +110,10 @@ def _cleaned(value: object) -> object:
     return value
 
 
-def badge(verdict: Verdict) -> str:
-    """The verdict as icon and word: "✔ PASS", "? NOT MEASURED"."""
-    return f"{VERDICT_ICONS[verdict]} {VERDICT_WORDS[verdict]}"
+def badge(verdict: Verdict, *, ascii_only: bool = False) -> str:
+    """The verdict as icon and word: "✔ PASS", "? NOT MEASURED" ("+ PASS" in ASCII)."""
+    icons = ASCII_ICONS if ascii_only else VERDICT_ICONS
+    return f"{icons[verdict]} {VERDICT_WORDS[verdict]}"
 
 
 def headline(verdict: Verdict) -> str:
