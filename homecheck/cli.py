@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -384,27 +386,43 @@ def _run(args: argparse.Namespace) -> int:
                 outcome = run_probes(selected, options, live)
         else:
             outcome = run_probes(selected, options, None if args.quiet else PlainProgress())
-    judgement = aggregator.judge(profile, outcome.results)
-    report = Report(
-        tool_version=__version__,
-        profile=profile,
-        started_at=started_at,
-        finished_at=_now(),
-        results=tuple(outcome.results),
-        findings=judgement.findings,
-        areas=judgement.areas,
-        overall=judgement.overall,
-        interrupted=outcome.interrupted,
-    )
-
-    written = _deliver(report, outputs, table=True, brief=args.brief)
+    # What was measured is judged and written even if Ctrl-C comes again now (it takes well under
+    # a second); that Ctrl-C still ends the run as stopped.
+    with _sigint_deferred() as late_ctrl_c:
+        judgement = aggregator.judge(profile, outcome.results)
+        report = Report(
+            tool_version=__version__,
+            profile=profile,
+            started_at=started_at,
+            finished_at=_now(),
+            results=tuple(outcome.results),
+            findings=judgement.findings,
+            areas=judgement.areas,
+            overall=judgement.overall,
+            interrupted=outcome.interrupted,
+        )
+        written = _deliver(report, outputs, table=True, brief=args.brief)
     if log_file is not None and log_file.error_count:
         print(
             f"homecheck: a check failed unexpectedly: traceback in {log_file.path}", file=sys.stderr
         )
-    if outcome.interrupted:
+    if outcome.interrupted or late_ctrl_c.is_set():
         return EXIT_INTERRUPTED
     return written or EXIT_CODES[judgement.overall]
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[threading.Event]:
+    """Ctrl-C inside the block is noted in the event instead of raising KeyboardInterrupt."""
+    noted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: noted.set())
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def default_log() -> Path:
