@@ -132,6 +132,8 @@ def _to_fix(console: Console, report: Report, ascii_only: bool) -> None:
         head = ", ".join(item.labels) + ("" if item.required_level else " (recommended)")
         if item.measured and item.measured != "—":
             head += f": measured {item.measured}, needs {item.required}"
+        elif len(item.labels) == 1 and item.required:
+            head += f": needs {item.required}"  # with its unit, as on the table's line
         grid.add_row(f"{number}.", _badge(item.verdict, ascii_only), head)
         for label, text in (("Why", item.reason), ("What to do", item.advice)):
             if text:

@@ -134,3 +134,11 @@ def test_ascii_only_keeps_the_words(canned_report: Report) -> None:
     for finding in canned_report.findings:
         if finding.verdict is Verdict.FAIL:
             assert "x FAIL" in text
+
+
+def test_not_measured_lines_give_the_limit_with_its_unit(failed_probe_report: Report) -> None:
+    # Reliability review §14: "at least 10 (ideally 25+)" with no unit on NOT MEASURED lines.
+    text = terminal.render(failed_probe_report, width=250)
+    upload = next(line for line in text.splitlines() if line.startswith("│ Upload speed"))
+    assert "at least 3 Mbit/s" in upload and "NOT MEASURED" in upload
+    assert "Upload speed: needs at least 3 Mbit/s" in text.split("What to fix first:")[1]
