@@ -16,16 +16,16 @@ from reports.vocabulary import clean
 
 def state(result: ProbeResult) -> str:
     """How an area ended, in words: "done" only when everything it measures was measured, never
-    after a lost server or a stop (reliability review §14)."""
+    after a lost server or a stop (reliability review §14); otherwise what is missing and why."""
     if result.reason:
         return "not measured: " + clean(result.reason)
-    missing = [u for u in result.unmeasured if u.cause is not Cause.SKIPPED_BY_USER]
+    by_design = (Cause.SKIPPED_BY_USER, Cause.NEEDS_LONGER_RUN)
+    missing = [u for u in result.unmeasured if u.cause not in by_design]
     if result.partial or any(u.cause is Cause.STOPPED for u in missing):
         return "stopped before the end (what was measured is kept)"
     if missing:
         reasons = list(dict.fromkeys(clean(u.reason) for u in missing))
-        lines = "1 line" if len(missing) == 1 else f"{len(missing)} lines"
-        return f"partly measured, {lines} not measured: " + "; ".join(reasons)
+        return "finished; not measured: " + "; ".join(reasons)
     return "done"
 
 

@@ -35,7 +35,7 @@ def test_a_lost_server_is_not_done(capsys: pytest.CaptureFixture[str]) -> None:
     )
     line = finished(result, capsys)
     assert "done" not in line
-    assert "2 lines not measured: " + LOST in line
+    assert line == f"  network: finished; not measured: {LOST} (9.0 s)\n"  # said once
 
 
 def test_a_stop_is_not_done(capsys: pytest.CaptureFixture[str]) -> None:
@@ -44,6 +44,10 @@ def test_a_stop_is_not_done(capsys: pytest.CaptureFixture[str]) -> None:
     assert "done" not in line and "stopped before the end" in line
 
 
-def test_what_the_user_skipped_is_still_done(capsys: pytest.CaptureFixture[str]) -> None:
+def test_what_is_left_out_by_design_is_still_done(capsys: pytest.CaptureFixture[str]) -> None:
     skipped = Unmeasured("audio.speech_snr_db", "skipped (--no-speech)", Cause.SKIPPED_BY_USER)
-    assert "done" in finished(ProbeResult("network", unmeasured=(skipped,)), capsys)
+    longer = Unmeasured(
+        "network.worst_window_loss_pct", "use --duration 60", Cause.NEEDS_LONGER_RUN
+    )
+    line = finished(ProbeResult("network", unmeasured=(skipped, longer)), capsys)
+    assert line == "  network: done (0.0 s)\n"
