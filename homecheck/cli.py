@@ -3,10 +3,12 @@
 Exit codes (also in --help and README):
   0  ready (every requirement passes, or passes with warnings)
   1  not ready (a required line fails)
-  2  incomplete (a required line could not be measured), or a usage / input error
+  2  incomplete (a required line could not be measured), or a usage / input error, or an
+     output file could not be written (the others are; a previous file there is kept)
   130  stopped with Ctrl-C (the partial report is still written)
   141  stdout was closed by its reader (`homecheck ... | head`), as shells report SIGPIPE
-Only this module prints, writes files and picks the exit code.
+Only this module prints, writes files (through homecheck/output_files.py) and picks the exit code.
+The files are written before the table is printed, so nothing on the terminal can lose them.
 """
 
 from __future__ import annotations
@@ -14,24 +16,27 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import platformdirs
 
-from homecheck import __version__, aggregator, profiles, registry
+from homecheck import __version__, aggregator, output_files, profiles, registry
 from homecheck.errors import HomecheckError, UsageError
 from homecheck.metrics import BY_ID
 from homecheck.model import Report, Verdict
+from homecheck.output_files import Output
 from homecheck.probe import STABILITY_WINDOW_S, Probe, ProbeOptions
 from homecheck.progress import LiveProgress, PlainProgress
 from homecheck.runner import run_probes
 from homecheck.server import command as serve_command
-from reports import OutputFormat, json_report, render
+from reports import OutputFormat, json_report, render, vocabulary
 
 EXIT_READY, EXIT_NOT_READY, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_BROKEN_PIPE = 128 + 13  # 141: how shells report a writer killed by SIGPIPE (13)
@@ -47,7 +52,8 @@ EPILOG = """\
 exit codes:
   0    ready (all requirements pass, possibly with warnings)
   1    not ready (a required line fails)
-  2    incomplete (a required line could not be measured) or a usage/input error
+  2    incomplete (a required line could not be measured), a usage/input error, or an
+       output file that could not be written (the others still are)
   130  stopped with Ctrl-C (a partial report is still shown and written)
   141  the output's reader closed the pipe early (as shells report SIGPIPE)
 """
@@ -87,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--quiet", action="store_true", help="no live progress; print only the final report"
     )
+    _add_brief(run)
     run.add_argument(
         "--log-file",
         metavar="PATH",
@@ -143,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("file", metavar="REPORT.json", help="a saved JSON report ('-' for stdin)")
     _add_outputs(report, json=False)
+    _add_brief(report)
 
     sub.add_parser("profiles", help="list the built-in profiles")
     sub.add_parser("probes", help="list the measured areas and their metric ids")
@@ -173,6 +181,10 @@ FILE_OUTPUTS = (
 )
 
 
+# The characters the terminal report needs beyond ASCII: its box, the verdict icons, the dash.
+UNICODE_TABLE = "┏━┳┃┡╇│├┼└┴┘✔✘—"
+
+
 def _add_outputs(parser: argparse.ArgumentParser, *, json: bool) -> None:
     for name, _, what in FILE_OUTPUTS:
         if name == "json" and not json:
@@ -180,6 +192,14 @@ def _add_outputs(parser: argparse.ArgumentParser, *, json: bool) -> None:
         parser.add_argument(
             f"--{name}", metavar="PATH", help=f"also write {what} to PATH ('-' for stdout)"
         )
+
+
+def _add_brief(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--brief",
+        action="store_true",
+        help="on the terminal, only the verdict and what to fix first (no table of every line)",
+    )
 
 
 def _seconds(text: str) -> float:
@@ -255,51 +275,99 @@ def _select(only: str | None) -> tuple[Probe, ...]:
     return tuple(p for p in available if p.name in wanted)
 
 
-def _outputs(args: argparse.Namespace) -> list[tuple[str, OutputFormat, str]]:
-    """The (option, format, path) files asked for, checked before anything is measured."""
+def _outputs(args: argparse.Namespace, inputs: Sequence[tuple[str, str]]) -> list[Output]:
+    """The files asked for, checked before anything is measured (homecheck/output_files.py)."""
     wanted = [
-        (name, fmt, getattr(args, name))
+        Output(f"--{name}", fmt, getattr(args, name))
         for name, fmt, _ in FILE_OUTPUTS
         if getattr(args, name, None) is not None
     ]
-    to_stdout = [f"--{name}" for name, _, path in wanted if path == "-"]
-    if len(to_stdout) > 1:
-        raise UsageError(f"only one output can go to stdout ('-'): {' and '.join(to_stdout)}")
-    for name, _, path in wanted:
-        _check_writable(f"--{name}", path)
+    output_files.check(wanted, inputs)
     return wanted
 
 
-def _check_writable(option: str, path: str) -> None:
-    if path == "-":
-        return
-    target = Path(path)
-    if target.is_dir():
-        raise UsageError(f"{option} {path}: is a folder; give a file name")
-    if not target.parent.is_dir():
-        raise UsageError(f"{option} {path}: folder {target.parent} does not exist")
-
-
-def _write_outputs(report: Report, outputs: list[tuple[str, OutputFormat, str]]) -> None:
-    _write_texts([(name, fmt, path, render(report, fmt)) for name, fmt, path in outputs])
-
-
-def _write_texts(texts: list[tuple[str, OutputFormat, str, str]]) -> None:
-    for name, fmt, path, text in texts:
-        if path == "-":
-            sys.stdout.write(text)
+def _deliver(report: Report, outputs: Sequence[Output], *, table: bool, brief: bool = False) -> int:
+    """Write the files first, so that nothing on the terminal can lose them, then the stdout
+    output, then the table and the list of what to fix, then where the files went. One file that
+    cannot be written does not stop the others: it is named on stderr and the exit code is 2.
+    Returns 2 when a file could not be written, else 0."""
+    # Everything is rendered before anything is written: no half-written set of files. A loaded
+    # report is a valid one, so an error while rendering is a bug and keeps its traceback.
+    texts = [(output, render(report, output.fmt)) for output in outputs]
+    notes: list[str] = []
+    failed = False
+    for output, text in texts:
+        if output.path == output_files.STDOUT:
             continue
         try:
-            Path(path).write_text(text, encoding="utf-8")
+            output_files.write(output.path, text)
         except OSError as exc:
-            _fail(f"--{name} {path}: cannot write ({exc.strerror})")
-        print(f"{fmt.value.upper()} report written to {path}", file=sys.stderr)
+            failed = True
+            notes.append(
+                f"homecheck: error: {output.option} {output.path}: cannot write "
+                f"({exc.strerror or exc}); any file already there is unchanged"
+            )
+        else:
+            notes.append(f"{output.fmt.value.upper()} report written to {output.path}")
+    for output, text in texts:
+        if output.path == output_files.STDOUT:
+            _emit_bytes(text)
+    if table:
+        stream = sys.stderr if any(o.path == output_files.STDOUT for o in outputs) else sys.stdout
+        _show_table(report, stream, brief=brief)
+    for note in notes:
+        _say(note, sys.stderr)
+    return EXIT_INCOMPLETE if failed else EXIT_READY
+
+
+def _show_table(report: Report, stream: TextIO, *, brief: bool) -> None:
+    """The terminal report on `stream`, in box characters and ✔/✘ when its encoding has them,
+    else in ASCII (a redirected stdout on Windows is cp1252; an old console, cp437)."""
+    plain = not _can_encode(stream, UNICODE_TABLE)
+    text = render(
+        report, OutputFormat.TERMINAL, color=stream.isatty(), ascii_only=plain, brief=brief
+    )
+    _say(text, stream)
+
+
+def _can_encode(stream: TextIO, text: str) -> bool:
+    try:
+        text.encode(getattr(stream, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def _say(text: str, stream: TextIO) -> None:
+    """Write text a stream's encoding may not hold (a device or process name in another script on
+    a cp1252 stdout): what it cannot encode is written as a \\u escape, never a crash."""
+    if not text.endswith("\n"):
+        text += "\n"
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    with suppress(LookupError):
+        text = text.encode(encoding, "backslashreplace").decode(encoding)
+    stream.write(text)
+
+
+def _emit_bytes(text: str) -> None:
+    """A file format sent to stdout (`--json -`) is UTF-8 bytes whatever the console's code page:
+    JSON must be UTF-8 (RFC 8259), and `homecheck report` reads it back as UTF-8."""
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(text)
+        return
+    buffer.write(text.encode("utf-8"))
+    buffer.flush()
 
 
 def _run(args: argparse.Namespace) -> int:
     profile = profiles.load(args.profile)
     selected = _select(args.only)
-    outputs = _outputs(args)
+    inputs = [("--profile", args.profile)] if Path(args.profile).is_file() else []
+    if args.log_file:
+        inputs.append(("--log-file", args.log_file))
+    outputs = _outputs(args, inputs)
     if args.mic is not None and any(p.name == "audio" for p in selected):
         from probes.audio import devices as audio_devices
 
@@ -329,29 +397,43 @@ def _run(args: argparse.Namespace) -> int:
                 outcome = run_probes(selected, options, live)
         else:
             outcome = run_probes(selected, options, None if args.quiet else PlainProgress())
-    judgement = aggregator.judge(profile, outcome.results)
-    report = Report(
-        tool_version=__version__,
-        profile=profile,
-        started_at=started_at,
-        finished_at=_now(),
-        results=tuple(outcome.results),
-        findings=judgement.findings,
-        areas=judgement.areas,
-        overall=judgement.overall,
-        interrupted=outcome.interrupted,
-    )
-
-    table_stream = sys.stderr if any(path == "-" for *_, path in outputs) else sys.stdout
-    table_stream.write(render(report, OutputFormat.TERMINAL, color=table_stream.isatty()))
-    _write_outputs(report, outputs)
+    # What was measured is judged and written even if Ctrl-C comes again now (it takes well under
+    # a second); that Ctrl-C still ends the run as stopped.
+    with _sigint_deferred() as late_ctrl_c:
+        judgement = aggregator.judge(profile, outcome.results)
+        report = Report(
+            tool_version=__version__,
+            profile=profile,
+            started_at=started_at,
+            finished_at=_now(),
+            results=tuple(outcome.results),
+            findings=judgement.findings,
+            areas=judgement.areas,
+            overall=judgement.overall,
+            interrupted=outcome.interrupted,
+        )
+        written = _deliver(report, outputs, table=True, brief=args.brief)
     if log_file is not None and log_file.error_count:
         print(
             f"homecheck: a check failed unexpectedly: traceback in {log_file.path}", file=sys.stderr
         )
-    if outcome.interrupted:
+    if outcome.interrupted or late_ctrl_c.is_set():
         return EXIT_INTERRUPTED
-    return EXIT_CODES[judgement.overall]
+    return written or EXIT_CODES[judgement.overall]
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[threading.Event]:
+    """Ctrl-C inside the block is noted in the event instead of raising KeyboardInterrupt."""
+    noted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: noted.set())
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def default_log() -> Path:
@@ -390,7 +472,7 @@ def _log_to(path: str | None) -> Iterator[_LogFile | None]:
         else:
             if path == "-":
                 raise UsageError("--log-file -: give a file name (the log never goes to stdout)")
-            _check_writable("--log-file", path)
+            output_files.check_writable("--log-file", path)
             handler = _LogFile(Path(path))
     except OSError as exc:
         if path is not None:
@@ -408,16 +490,11 @@ def _log_to(path: str | None) -> Iterator[_LogFile | None]:
 
 
 def _report(args: argparse.Namespace) -> int:
-    outputs = _outputs(args)
+    inputs = [] if args.file == "-" else [("report", args.file)]
+    outputs = _outputs(args, inputs)
     where = "stdin" if args.file == "-" else args.file
     report = _load_report(args.file, where)
-    wanted = outputs or [("terminal", OutputFormat.TERMINAL, "-")]
-    # Everything is rendered before anything is written: no half-written set of files. A loaded
-    # report is a valid one, so an error while rendering is a bug and keeps its traceback.
-    color = not outputs and sys.stdout.isatty()
-    texts = [(name, fmt, path, render(report, fmt, color=color)) for name, fmt, path in wanted]
-    _write_texts(texts)
-    return EXIT_READY
+    return _deliver(report, outputs, table=not outputs, brief=args.brief)
 
 
 def _load_report(path: str, where: str) -> Report:
@@ -472,8 +549,9 @@ def _devices() -> int:
         mark = "*" if d.is_default else " "
         rate = d.server_source.rate if d.server_source and d.server_source.rate else d.default_rate
         print(
-            f"{mark} {d.index:>3}  {audio_devices.display_name(d.name)}  "
-            f"({d.host_api}, {d.channels} channels, {rate:.0f} Hz): {d.kind}, {d.hint}"
+            f"{mark} {d.index:>3}  {vocabulary.clean(audio_devices.display_name(d.name))}  "
+            f"({vocabulary.clean(d.host_api)}, {d.channels} channels, {rate:.0f} Hz): "
+            f"{d.kind}, {d.hint}"
         )
     print("\nTest another one with `homecheck run --mic INDEX` or `--mic NAME`.")
     return EXIT_READY

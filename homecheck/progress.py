@@ -9,8 +9,24 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Column
 
-from homecheck.model import ProbeResult
+from homecheck.model import Cause, ProbeResult
 from homecheck.probe import Probe
+from reports.vocabulary import clean
+
+
+def state(result: ProbeResult) -> str:
+    """How an area ended, in words: "done" only when everything it measures was measured, never
+    after a lost server or a stop (reliability review §14); otherwise what is missing and why."""
+    if result.reason:
+        return "not measured: " + clean(result.reason)
+    by_design = (Cause.SKIPPED_BY_USER, Cause.NEEDS_LONGER_RUN)
+    missing = [u for u in result.unmeasured if u.cause not in by_design]
+    if result.partial or any(u.cause is Cause.STOPPED for u in missing):
+        return "stopped before the end (what was measured is kept)"
+    if missing:
+        reasons = list(dict.fromkeys(clean(u.reason) for u in missing))
+        return "finished; not measured: " + "; ".join(reasons)
+    return "done"
 
 
 class PlainProgress:
@@ -23,8 +39,8 @@ class PlainProgress:
         pass
 
     def finished(self, probe: Probe, result: ProbeResult) -> None:
-        state = "not measured: " + result.reason if result.reason else "done"
-        print(f"  {probe.title.lower()}: {state} ({result.duration_s:.1f} s)", file=sys.stderr)
+        line = f"  {probe.title.lower()}: {state(result)} ({result.duration_s:.1f} s)"
+        print(line, file=sys.stderr)
 
 
 class LiveProgress:
@@ -55,8 +71,9 @@ class LiveProgress:
         )
 
     def progress(self, probe: Probe, fraction: float, message: str) -> None:
-        self._progress.update(self._tasks[probe.name], completed=fraction, note=message)
+        self._progress.update(self._tasks[probe.name], completed=fraction, note=clean(message))
 
     def finished(self, probe: Probe, result: ProbeResult) -> None:
-        note = "not measured" if result.reason else f"done in {result.duration_s:.1f} s"
+        words = state(result)
+        note = f"done in {result.duration_s:.1f} s" if words == "done" else words
         self._progress.update(self._tasks[probe.name], completed=1.0, note=note)

@@ -1,15 +1,17 @@
 """Run probes one after another, each with a hard time bound, and never let one kill the run.
 
-Each probe runs in a daemon thread with a cancel event of its own (`ProbeContext.cancelled`).
-While probes run, SIGINT (Ctrl-C) only sets events: the run-wide stop and the running probe's
-event. The main thread, which waits in short slices, sees it at once, gives the running probe a
-moment (CANCEL_GRACE_S) to return what it has, and marks the rest as not measured. A second Ctrl-C
-raises KeyboardInterrupt as usual. A probe past its time bound gets the same treatment, for itself
-only: its event is set, it has the same grace to return what it has (kept, marked partial), and
-the next probe starts only after that. A probe that raises becomes a result with the reason (an
-unexpected exception is also logged with its traceback to the "homecheck" logger); one that still
-has not returned after the grace is abandoned (its thread is a daemon, so it cannot keep the
-process alive) and reported as not finished in time.
+Each probe runs in a daemon thread with a cancel event of its own (`ProbeContext.cancelled`). While
+probes run, SIGINT (Ctrl-C) only sets events: the run-wide stop and the running probe's event. The
+main thread, which waits in short slices, sees it at once, gives the running probe a moment
+(CANCEL_GRACE_S) to return what it has, and marks the rest as not measured. A second Ctrl-C stops
+waiting: the running probe is abandoned at once (not measured, stopped) and the run returns what
+had finished, so a hurried double Ctrl-C never loses the report (it raises KeyboardInterrupt inside
+the runner, which catches it; only a Ctrl-C after the runner returned reaches the caller). A probe
+past its time bound gets the same treatment, for itself only: its event is set, it has the same
+grace to return what it has (kept, marked partial), and the next probe starts only after that. A
+probe that raises becomes a result with the reason (an unexpected exception is also logged with its
+traceback to the "homecheck" logger); one that still has not returned after the grace is abandoned
+(its thread is a daemon, so it cannot keep the process alive) and reported as not finished in time.
 """
 
 from __future__ import annotations
@@ -94,16 +96,21 @@ def run_probes(
     outcome = RunOutcome()
     stops = _Stops()
     with _sigint_sets(stops):
-        for index, probe in enumerate(probes):
-            if stops.run.is_set():
-                outcome.results.extend(
-                    ProbeResult(probe=p.name, reason=STOPPED_REASON, cause=Cause.STOPPED)
-                    for p in probes[index:]
-                )
-                break
-            result = _run_one(probe, options, stops, listen, poll_s)
-            outcome.results.append(result)
-            listen.finished(probe, result)
+        try:
+            for probe in probes:
+                if stops.run.is_set():
+                    break
+                result = _run_one(probe, options, stops, listen, poll_s)
+                outcome.results.append(result)
+                listen.finished(probe, result)
+        except KeyboardInterrupt:  # a second Ctrl-C: keep what finished, wait for nothing more
+            stops.stop_all()
+        finished = {r.probe for r in outcome.results}
+        outcome.results.extend(
+            ProbeResult(probe=p.name, reason=STOPPED_REASON, cause=Cause.STOPPED)
+            for p in probes
+            if p.name not in finished
+        )
     outcome.interrupted = stops.run.is_set()
     return outcome
 

@@ -16,10 +16,19 @@ class OutputFormat(StrEnum):
     MARKDOWN = "markdown"
 
 
-def render(report: Report, fmt: OutputFormat, *, color: bool = False) -> str:
+def render(
+    report: Report,
+    fmt: OutputFormat,
+    *,
+    color: bool = False,
+    ascii_only: bool = False,
+    brief: bool = False,
+) -> str:
+    """`color`, `ascii_only` and `brief` are the terminal's (reports/terminal.py); the files
+    ignore them."""
     match fmt:
         case OutputFormat.TERMINAL:
-            return terminal.render(report, color=color)
+            return terminal.render(report, color=color, ascii_only=ascii_only, brief=brief)
         case OutputFormat.JSON:
             return json_report.render(report)
         case OutputFormat.HTML:

@@ -97,6 +97,7 @@ _FACT_LABELS = {
 
 
 def render(report: Report) -> str:
+    report = vocab.displayable(report)  # no bidi override reorders a verdict, no NUL reaches it
     areas = [_area(report, key, index) for index, key in enumerate(vocab.areas(report))]
     return _template().render(
         report=report,

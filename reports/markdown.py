@@ -26,6 +26,7 @@ def md(text: object) -> str:
 
 
 def render(report: Report) -> str:
+    report = vocab.displayable(report)  # control characters shown escaped, never passed on
     icon = vocab.VERDICT_ICONS[report.overall]
     out = [
         f"## homecheck: {icon} {vocab.headline(report.overall)}",

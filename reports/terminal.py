@@ -1,8 +1,12 @@
-"""The terminal report: a table a non-technical applicant can read, then the verdict in words.
+"""The terminal report: a table a non-technical applicant can read, then the verdict in words,
+then what to fix first, with the advice (as the HTML report's "What to fix"), so the candidate
+never has to scroll ~90 lines back to find the FAIL lines. `brief` keeps only the verdict and
+that list.
 
 Every verdict is a word with an icon; colour only repeats it, so the table reads the same on a
 monochrome terminal, in a screen reader, or pasted into an e-mail. Areas left out with --only are
-summed up in one line each instead of a row per requirement.
+summed up in one line each instead of a row per requirement. `ascii_only` draws the box and the
+icons in ASCII ("+ PASS", "x FAIL") for a code page without them (Windows cp1252, cp437).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import io
 from collections import Counter
 from itertools import groupby
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -18,9 +23,21 @@ from rich.text import Text
 from homecheck.metrics import Metric, area
 from homecheck.model import Cause, Finding, Level, Report, Verdict
 from reports import vocabulary as vocab
+from reports import words
+
+# Typography with a one-character ASCII twin, so an ASCII table keeps its column widths.
+_ASCII_TWINS = str.maketrans("\u2014\u2013\u00b7\u2018\u2019\u201c\u201d", "--.''\"\"")
 
 
-def render(report: Report, *, color: bool = False, width: int = 110) -> str:
+def render(
+    report: Report,
+    *,
+    color: bool = False,
+    width: int = 110,
+    ascii_only: bool = False,
+    brief: bool = False,
+) -> str:
+    report = vocab.displayable(report)  # no text from the machine or a file steers the terminal
     out = io.StringIO()
     console = Console(
         file=out,
@@ -38,8 +55,23 @@ def render(report: Report, *, color: bool = False, width: int = 110) -> str:
     console.print(Text(title, style="bold"))
     if report.interrupted:
         console.print(Text("This run was stopped before the end: the report is partial.", "bold"))
+    if not brief:
+        _table(console, report, ascii_only)
+    icons = vocab.ASCII_ICONS if ascii_only else vocab.VERDICT_ICONS
+    icon, style = icons[report.overall], vocab.TERMINAL_STYLES[report.overall]
+    console.print(
+        Text.assemble(("Overall: ", "bold"), (f"{icon} {vocab.headline(report.overall)}", style))
+    )
+    console.print(vocab.SUMMARIES[report.overall])
+    _to_fix(console, report, ascii_only)
+    text = "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
+    return text.translate(_ASCII_TWINS) if ascii_only else text
 
-    table = Table(expand=True, header_style="bold")
+
+def _table(console: Console, report: Report, ascii_only: bool) -> None:
+    table = Table(
+        expand=True, header_style="bold", box=box.ASCII2 if ascii_only else box.HEAVY_HEAD
+    )
     table.add_column("Requirement", ratio=3)
     table.add_column("Measured", ratio=2)
     table.add_column("Required", ratio=3)
@@ -60,11 +92,11 @@ def render(report: Report, *, color: bool = False, width: int = 110) -> str:
             Text(title_text.upper(), style="bold"),
             "",
             "",
-            _badge(judged.verdict) if judged is not None else "",
+            _badge(judged.verdict, ascii_only) if judged is not None else "",
             f"Not measured: {shared}" if shared else "",
         )
         for finding in findings:
-            row = _row(finding)
+            row = _row(finding, ascii_only)
             if shared and finding.verdict is Verdict.NOT_MEASURED and finding.reason == shared:
                 row = (*row[:4], "(the reason is above)")
             table.add_row(*row)
@@ -76,16 +108,37 @@ def render(report: Report, *, color: bool = False, width: int = 110) -> str:
             f"Not checked in this run ({vocab.LEFT_OUT}): {', '.join(left_out)}. "
             "Run homecheck without --only for a complete check."
         )
-    icon, style = vocab.VERDICT_ICONS[report.overall], vocab.TERMINAL_STYLES[report.overall]
-    console.print(
-        Text.assemble(("Overall: ", "bold"), (f"{icon} {vocab.headline(report.overall)}", style))
+
+
+def _to_fix(console: Console, report: Report, ascii_only: bool) -> None:
+    """The lines to fix, most urgent first (FAIL, NOT MEASURED, WARN), each with its advice."""
+    items = words.to_fix(
+        f
+        for f in report.findings
+        if not (
+            (judged := report.area(area(f.requirement.metric))) is not None
+            and judged.cause is Cause.NOT_SELECTED
+        )
     )
-    console.print(vocab.SUMMARIES[report.overall])
-    return out.getvalue()
-
-
-def _badge(verdict: Verdict) -> Text:
-    return Text(vocab.badge(verdict), style=vocab.TERMINAL_STYLES[verdict])
+    if not items:
+        return
+    console.print()
+    console.print(Text("What to fix first:", style="bold"))
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(justify="right", no_wrap=True)
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1)
+    for number, item in enumerate(items, 1):
+        head = ", ".join(item.labels) + ("" if item.required_level else " (recommended)")
+        if item.measured and item.measured != "—":
+            head += f": measured {item.measured}, needs {item.required}"
+        elif len(item.labels) == 1 and item.required:
+            head += f": needs {item.required}"  # with its unit, as on the table's line
+        grid.add_row(f"{number}.", _badge(item.verdict, ascii_only), head)
+        for label, text in (("Why", item.reason), ("What to do", item.advice)):
+            if text:
+                grid.add_row("", "", f"{label}: {text.rstrip('.')}.")
+    console.print(grid)
 
 
 def _busiest(report: Report) -> list[str]:
@@ -126,7 +179,11 @@ def _area_rank(name: str) -> int:
     return names.index(name) if name in names else len(names)
 
 
-def _row(finding: Finding) -> tuple[str, str, str, Text, str]:
+def _badge(verdict: Verdict, ascii_only: bool = False) -> Text:
+    return Text(vocab.badge(verdict, ascii_only=ascii_only), style=vocab.TERMINAL_STYLES[verdict])
+
+
+def _row(finding: Finding, ascii_only: bool) -> tuple[str, str, str, Text, str]:
     label = finding.requirement.label
     if finding.requirement.level is Level.RECOMMENDED:
         label += " (recommended)"
@@ -134,7 +191,7 @@ def _row(finding: Finding) -> tuple[str, str, str, Text, str]:
         label,
         vocab.measured_text(finding),
         vocab.required_text(finding),
-        _badge(finding.verdict),
+        _badge(finding.verdict, ascii_only),
         _explain(finding),
     )
 

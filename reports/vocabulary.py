@@ -8,7 +8,12 @@ written as a word (with an icon), never shown by colour alone.
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from collections.abc import Mapping
 from datetime import datetime
+from enum import Enum
+from typing import TypeVar
 
 from homecheck.metrics import AREAS, BY_ID, area
 from homecheck.model import AreaResult, Cause, Finding, Report, Verdict
@@ -25,6 +30,13 @@ VERDICT_ICONS = {
     Verdict.PASS: "✔",
     Verdict.WARN: "!",
     Verdict.FAIL: "✘",
+    Verdict.NOT_MEASURED: "?",
+}
+# The same in ASCII, for a terminal whose code page has no ✔/✘ (cp1252, cp437): the word stays.
+ASCII_ICONS = {
+    Verdict.PASS: "+",
+    Verdict.WARN: "!",
+    Verdict.FAIL: "x",
     Verdict.NOT_MEASURED: "?",
 }
 # rich styles for the terminal; the colour only repeats the word.
@@ -54,9 +66,54 @@ LEFT_OUT = "left out with --only"
 AREA_ORDER = tuple(AREAS)
 
 
-def badge(verdict: Verdict) -> str:
-    """The verdict as icon and word: "✔ PASS", "? NOT MEASURED"."""
-    return f"{VERDICT_ICONS[verdict]} {VERDICT_WORDS[verdict]}"
+# Text that could steer a terminal or reorder what a reader sees: C0 and C1 control characters
+# (ESC starts ANSI sequences, CR overwrites a line, BEL, NUL), DEL, and the Unicode bidirectional
+# controls (U+202E makes "SSAP" read "PASS": the "Trojan Source" attack, CVE-2021-42574).
+_STEERING = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Line breaks and tabs are harmless layout: a table cell or a sentence shows them as a space.
+_LAYOUT = re.compile("[\t\n\u2028\u2029]")
+
+T = TypeVar("T")
+
+
+def clean(text: str) -> str:
+    """Untrusted text (process, device and OS names, profile text, anything in a saved report)
+    made safe to show: layout characters become a space, steering characters their escape
+    (`\\x1b`, `\\u202e`), so a reader sees them and no terminal obeys them."""
+    text = _LAYOUT.sub(" ", text)
+    return _STEERING.sub(lambda m: ascii(m.group())[1:-1], text)
+
+
+def displayable(report: T) -> T:
+    """A copy of a report (or any part of one) with every text cleaned (see `clean`): the one
+    place every renderer but JSON passes its report through, so no renderer can forget a field.
+    Enum members (verdicts, causes, metric ids) are closed sets and stay as they are."""
+    return _cleaned(report)  # type: ignore[return-value]
+
+
+def _cleaned(value: object) -> object:
+    if isinstance(value, Enum):
+        return value
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, tuple):
+        return tuple(_cleaned(v) for v in value)
+    if isinstance(value, list):
+        return [_cleaned(v) for v in value]
+    if isinstance(value, Mapping):
+        return {_cleaned(k): _cleaned(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: _cleaned(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init
+        }
+        return dataclasses.replace(value, **changes)
+    return value
+
+
+def badge(verdict: Verdict, *, ascii_only: bool = False) -> str:
+    """The verdict as icon and word: "✔ PASS", "? NOT MEASURED" ("+ PASS" in ASCII)."""
+    icons = ASCII_ICONS if ascii_only else VERDICT_ICONS
+    return f"{icons[verdict]} {VERDICT_WORDS[verdict]}"
 
 
 def headline(verdict: Verdict) -> str:

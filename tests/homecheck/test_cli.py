@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -92,6 +93,37 @@ def test_ctrl_c_leaves_a_valid_partial_report(tmp_path: Path) -> None:
     assert system["partial"] is True
     assert any(m["metric"] == "system.ram_total_gb" for m in system["measurements"])
     assert "partial" in stdout
+
+
+def test_a_double_ctrl_c_still_leaves_what_had_finished(tmp_path: Path) -> None:
+    """Two real SIGINTs 50 ms apart while the network is measured (reliability review §8): the
+    finished Computer area is judged, shown and written; the network is stopped."""
+    out = tmp_path / "partial.json"
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        port = silent.getsockname()[1]
+        proc = subprocess.Popen(
+            [*HOMECHECK, "run", "--only", "system,network", "--json", str(out),
+             "--server", f"http://127.0.0.1:{port}", "--dns-names", "localhost",
+             "--log-file", str(tmp_path / "log")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert proc.stderr is not None
+        lines = [proc.stderr.readline() for _ in range(3)]
+        assert "computer: " in lines[1] and "measuring network" in lines[2], lines
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    data = validate(out.read_text())
+    assert data["interrupted"] is True
+    system = next(p for p in data["probes"] if p["name"] == "system")
+    assert not system["partial"] and system["measurements"]
+    network = next(p for p in data["probes"] if p["name"] == "network")
+    assert network["cause"] == "stopped"
+    assert "Overall:" in stdout and "partial" in stdout
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from homecheck import profiles
+from homecheck import profiles, registry
 from homecheck.metrics import BY_ID, Kind
 from homecheck.model import Level
 
@@ -215,3 +215,14 @@ def test_builtin_category_values_are_the_catalogues(name: str) -> None:
         info = BY_ID[req.metric]
         if info.kind is Kind.CATEGORY:
             assert set(req.allowed) <= set(info.values), req.metric
+
+
+@pytest.mark.parametrize("name", profiles.BUILTIN)
+def test_a_description_promises_no_check_homecheck_does_not_make(name: str) -> None:
+    # `--profile video` said "(camera and screen sharing)"; no probe looks at a camera
+    # (reliability review §14). `homecheck probes` lists every metric there is.
+    description = profiles.load(name).description.lower()
+    measured = " ".join(str(m) for p in registry.all_probes() for m in p.metrics)
+    for thing in ("camera", "webcam"):
+        if thing in description:
+            assert thing in measured or "not checked" in description, description

@@ -264,3 +264,13 @@ def test_ctrl_c_still_writes_the_html(tmp_path: Path) -> None:
     assert "This run was stopped before the end." in text
     assert "Cut short after" in text
     assert "The run was stopped before the end" in summary.read_text()
+
+
+def test_report_brief_prints_the_verdict_and_what_to_fix(
+    failed_probe_report: Report, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = _saved(failed_probe_report, tmp_path)
+    assert main(["report", str(saved), "--brief"]) == 0
+    out = capsys.readouterr().out
+    assert "Overall: ✘ NOT READY" in out and "What to fix first:" in out
+    assert "Requirement" not in out  # no table

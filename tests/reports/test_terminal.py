@@ -99,5 +99,46 @@ def test_a_reason_shared_by_many_lines_is_printed_once(full_report: Report) -> N
         overall=judgement.overall,
     )
     text = terminal.render(report, width=300)
-    assert text.count("this computer has no internet connection") == 1
+    table, to_fix = text.split("What to fix first:")
+    assert table.count("this computer has no internet connection") == 1
+    assert to_fix.count("this computer has no internet connection") == 1  # one item, too
     assert "(the reason is above)" in text
+
+
+def test_what_to_fix_comes_last_with_the_advice(failed_probe_report: Report) -> None:
+    """A full run prints ~90 lines; the candidate reads the end: the lines to fix, worst first."""
+    text = terminal.render(failed_probe_report, width=200)
+    end = text.split("Overall:")[1]
+    assert "What to fix first:" in end
+    failing = [f for f in failed_probe_report.findings if f.verdict is Verdict.FAIL]
+    assert failing
+    for finding in failing:
+        assert finding.requirement.label in end
+        assert finding.advice.rstrip(".") in end
+    first_item = end.split("What to fix first:")[1].strip().splitlines()[0]
+    assert first_item.startswith("1. ✘ FAIL")  # the lines that make it not ready come first
+    passing = next(f for f in failed_probe_report.findings if f.verdict is Verdict.PASS)
+    assert passing.requirement.label not in end
+
+
+def test_brief_is_only_the_verdict_and_what_to_fix(failed_probe_report: Report) -> None:
+    text = terminal.render(failed_probe_report, width=200, brief=True)
+    assert "┏" not in text and "Requirement" not in text  # no table
+    assert "Overall: ✘ NOT READY" in text and "What to fix first:" in text
+
+
+def test_ascii_only_keeps_the_words(canned_report: Report) -> None:
+    text = terminal.render(canned_report, ascii_only=True)
+    assert text.isascii()
+    assert f"Overall: {badge(canned_report.overall, ascii_only=True).split()[0]} " in text
+    for finding in canned_report.findings:
+        if finding.verdict is Verdict.FAIL:
+            assert "x FAIL" in text
+
+
+def test_not_measured_lines_give_the_limit_with_its_unit(failed_probe_report: Report) -> None:
+    # Reliability review §14: "at least 10 (ideally 25+)" with no unit on NOT MEASURED lines.
+    text = terminal.render(failed_probe_report, width=250)
+    upload = next(line for line in text.splitlines() if line.startswith("│ Upload speed"))
+    assert "at least 3 Mbit/s" in upload and "NOT MEASURED" in upload
+    assert "Upload speed: needs at least 3 Mbit/s" in text.split("What to fix first:")[1]
