@@ -26,7 +26,7 @@ from markupsafe import Markup
 from homecheck import metrics
 from homecheck.metrics import BY_ID
 from homecheck.model import JSON, Finding, Level, ProbeResult, Report, Verdict
-from reports import charts, figures, scales, words
+from reports import charts, figures, fixes, scales
 from reports import vocabulary as vocab
 
 
@@ -103,8 +103,8 @@ def render(report: Report) -> str:
         report=report,
         headline=vocab.headline(report.overall),
         summary=vocab.SUMMARIES[report.overall],
-        counts=words.counts(report.findings),
-        to_fix=words.to_fix(report.findings),
+        counts=fixes.counts(report.findings),
+        to_fix=fixes.to_fix(report.findings),
         areas=areas,
         contents=_contents(report, areas),
         started=vocab.when(report.started_at),

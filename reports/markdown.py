@@ -12,8 +12,8 @@ import re
 
 from homecheck.metrics import area
 from homecheck.model import Level, Report
+from reports import fixes
 from reports import vocabulary as vocab
-from reports import words
 
 # CommonMark lets a backslash escape any ASCII punctuation; these are the ones that change meaning
 # inside a line or a table cell (emphasis, code, links, raw HTML, table columns, strike-through).
@@ -36,7 +36,7 @@ def render(report: Report) -> str:
     if report.interrupted:
         out += ["", "*The run was stopped before the end: this report is partial.*"]
     tally = ", ".join(
-        f"{n} {vocab.VERDICT_WORDS[verdict]}" for verdict, n in words.counts(report.findings)
+        f"{n} {vocab.VERDICT_WORDS[verdict]}" for verdict, n in fixes.counts(report.findings)
     )
     if tally:
         out += ["", f"Lines: {tally}."]
@@ -46,10 +46,10 @@ def render(report: Report) -> str:
         )
         out += ["", f"Areas: {by_area}."]
 
-    fixes = words.to_fix(report.findings)
-    if fixes:
+    to_fix = fixes.to_fix(report.findings)
+    if to_fix:
         out += ["", "### What to fix", ""]
-        for item in fixes:
+        for item in to_fix:
             head = f"- {vocab.VERDICT_ICONS[item.verdict]} **{vocab.VERDICT_WORDS[item.verdict]}** "
             head += md(", ".join(item.labels))
             if not item.required_level:

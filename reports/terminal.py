@@ -22,8 +22,8 @@ from rich.text import Text
 
 from homecheck.metrics import Metric, area
 from homecheck.model import Cause, Finding, Level, Report, Verdict
+from reports import fixes
 from reports import vocabulary as vocab
-from reports import words
 
 # Typography with a one-character ASCII twin, so an ASCII table keeps its column widths.
 _ASCII_TWINS = str.maketrans("\u2014\u2013\u00b7\u2018\u2019\u201c\u201d", "--.''\"\"")
@@ -112,7 +112,7 @@ def _table(console: Console, report: Report, ascii_only: bool) -> None:
 
 def _to_fix(console: Console, report: Report, ascii_only: bool) -> None:
     """The lines to fix, most urgent first (FAIL, NOT MEASURED, WARN), each with its advice."""
-    items = words.to_fix(
+    items = fixes.to_fix(
         f
         for f in report.findings
         if not (

@@ -1,5 +1,5 @@
-"""The "what to fix" list and the tally of lines by verdict, shared by the HTML and Markdown
-reports. The words themselves (verdicts, values, titles) live in reports/vocabulary.py.
+"""The "what to fix" list and the tally of lines by verdict, shared by the terminal, HTML and
+Markdown reports. The words themselves (verdicts, values, titles) live in reports/vocabulary.py.
 """
 
 from __future__ import annotations
