@@ -207,6 +207,27 @@ def test_speedtest_cli_verifies_with_the_os_trust_store(
     assert "CONNECT www.speedtest.net:443" in fake.seen
 
 
+def test_each_https_connection_has_a_context_of_its_own(
+    fake: FakeSpeedtest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """truststore holds one lock around every handshake of a context: connections made at once
+    (speedtest-cli's parallel streams, where a server is reached over https) must not share one,
+    or they connect one after another."""
+    made: list[ssl.SSLContext] = []
+
+    def fresh() -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=fake.ca_file)
+        made.append(context)
+        return context
+
+    monkeypatch.setattr(trust, "os_trust_context", fresh)
+    result, _ = timed()
+    assert result.reason is None, result.reason
+    connects = sum(1 for line in fake.seen if line.startswith("CONNECT "))
+    assert connects >= 2  # the configuration and the server list, each on its own connection
+    assert len(made) == connects  # one context per connection, none shared
+
+
 def test_the_network_probe_uses_it_without_a_server(fake: FakeSpeedtest) -> None:
     """NetworkProbe without --server: the public backend, plus the connection facts and DNS."""
     probe = NetworkProbe(public=QUICK)
