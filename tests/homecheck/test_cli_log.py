@@ -4,10 +4,10 @@ sentence. Runs the real CLI (`main`) with a test probe that raises, put in the r
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import ClassVar
 
+import platformdirs
 import pytest
 
 from homecheck.cli import main
@@ -40,9 +40,16 @@ class _Broken:
 def _broken_registry(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr("homecheck.registry.all_probes", lambda: (_Broken(),))
     _Broken.runs = 0
-    # The default log lives in the user's cache folder: point it here (platformdirs reads this on
-    # Linux; the tests that need it are skipped elsewhere).
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    # The default log lives in the user's cache folder, which platformdirs asks the OS for
+    # (XDG_CACHE_HOME, ~/Library/Caches, the Windows known folder): the OS's answer is put here.
+    _cache_folder(monkeypatch, tmp_path / "cache")
+
+
+def _cache_folder(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    def user_cache_dir(appname: str, appauthor: object = None) -> str:
+        return str(folder / appname)
+
+    monkeypatch.setattr(platformdirs, "user_cache_dir", user_cache_dir)
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -76,7 +83,6 @@ def test_the_log_file_holds_the_traceback_and_the_report_one_sentence(
     assert "Traceback" not in err
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="XDG_CACHE_HOME is the Linux cache folder")
 def test_by_default_the_log_is_in_the_cache_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -86,13 +92,12 @@ def test_by_default_the_log_is_in_the_cache_folder(
     assert f"traceback in {log}" in err
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="XDG_CACHE_HOME is the Linux cache folder")
 def test_an_unwritable_default_log_never_stops_a_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker / "cache"))  # mkdir fails, even as root
+    _cache_folder(monkeypatch, blocker / "cache")  # mkdir fails, even as root
     report = tmp_path / "report.json"
     code, err = _run(["--json", str(report)], capsys)
     assert code == 2 and _Broken.runs == 1
