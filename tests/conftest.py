@@ -30,7 +30,9 @@ def serve_factory() -> Iterator[Callable[..., Served]]:
 
 @pytest.fixture(scope="module")
 def loopback_server() -> Iterator[Served]:
-    served = start_serve()
+    # Shared by a module's tests, which all come from 127.0.0.1 and leave sessions open: the
+    # per-address limit (2) is tested with a server of its own.
+    served = start_serve("--max-tests-per-client", "100")
     yield served
     stop_serve(served)
 

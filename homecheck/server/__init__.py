@@ -1,9 +1,9 @@
-"""`homecheck serve`: the test endpoint a network probe measures against. Installed with the
-`serve` extra (`pip install 'homecheck[serve]'`); the candidate's tool never imports it.
+"""`homecheck serve`: the test endpoint a network probe measures against; the candidate's tool
+never imports it.
 
-app.py (the Starlette app factory and the speed-test routes), udp_echo.py and loss_probe.py (the
-UDP echo and the loss probe in the same event loop), sessions.py (tests in progress and their
-limits), connections.py and upload_sink.py (each connection's socket, for kernel byte counts, and
-the upload fast path), serve.py (uvicorn, binding, shutdown), command.py (the CLI). The wire
-format is homecheck/wire.py, shared with the network probe.
+Two planes. measure/ is the measurement plane (the speed-test endpoints, the UDP echo and the loss
+probe in one event loop, standard library only), with sessions.py (tests in progress and their
+limits), udp_echo.py and loss_probe.py. web/ is the web plane (a process of its own). serve.py
+binds the sockets and runs both; command.py is the CLI. The wire format is homecheck/wire.py,
+shared with the network probe.
 """

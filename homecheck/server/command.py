@@ -1,7 +1,8 @@
 """`homecheck serve`: its options and what it prints (called from homecheck/cli.py).
 
-The server's own dependencies (Starlette, uvicorn) come with the `serve` extra and are imported
-only when the server starts: the options and `--help` work in the candidate's install too."""
+The measurement plane needs the standard library only. The web plane's dependencies come with the
+`serve` extra and are imported only when the server starts: the options and `--help` work in the
+candidate's install too."""
 
 from __future__ import annotations
 
@@ -28,14 +29,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--port",
         type=_int_in(0, 65535),
         default=DEFAULT_PORT,
-        help=f"TCP port for HTTP and UDP port for the echo (default: {DEFAULT_PORT})",
+        help=f"TCP port for the speed test and UDP port for the echo (default: {DEFAULT_PORT})",
     )
+    parser.add_argument(
+        "--tls-port",
+        type=_int_in(0, 65535),
+        metavar="PORT",
+        help="also serve the speed test with TLS on this TCP port (e.g. 443, for candidates "
+        "behind strict firewalls; needs --tls-cert and --tls-key; the UDP echo stays on --port)",
+    )
+    parser.add_argument(
+        "--tls-cert", metavar="FILE", help="the TLS certificate chain (PEM) for --tls-port"
+    )
+    parser.add_argument("--tls-key", metavar="FILE", help="its private key (PEM)")
     parser.add_argument(
         "--max-tests",
         type=_int_in(1, 1000),
         default=defaults.max_sessions,
         metavar="N",
         help="tests running at the same time (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-tests-per-client",
+        type=_int_in(1, 1000),
+        default=defaults.max_tests_per_client,
+        metavar="N",
+        help="tests running at the same time from one address; raise it when many candidates "
+        "share one office address (default: %(default)s)",
     )
     parser.add_argument(
         "--max-transfer-seconds",
@@ -56,7 +76,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_int_in(1, 600),
         default=int(defaults.idle_timeout_s),
         metavar="SECONDS",
-        help="seconds before a silent test or connection is closed (default: %(default)s)",
+        help="seconds before a test without traffic, or a silent connection, is closed "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--head-timeout",
+        type=_int_in(1, 600),
+        default=int(defaults.head_timeout_s),
+        metavar="SECONDS",
+        help="seconds a client has to send a whole request head once it began, and to finish a "
+        "TLS handshake (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=_int_in(16, 100_000),
+        default=defaults.max_connections,
+        metavar="N",
+        help="open connections at most; at the limit the oldest idle one is closed "
+        "(default: %(default)s)",
     )
 
 
@@ -66,8 +103,13 @@ EXTRA_MODULES = {"starlette", "uvicorn", "httptools", "h11", "anyio"}
 
 
 def run(args: argparse.Namespace) -> int:
+    tls_files = (args.tls_cert, args.tls_key)
+    if args.tls_port is not None and None in tls_files:
+        raise UsageError("--tls-port needs --tls-cert and --tls-key")
+    if args.tls_port is None and tls_files != (None, None):
+        raise UsageError("--tls-cert and --tls-key go with --tls-port")
     try:
-        from homecheck.server.serve import serve
+        from homecheck.server.serve import Tls, serve
     except ImportError as exc:
         if (exc.name or "").split(".")[0] not in EXTRA_MODULES:
             raise
@@ -76,20 +118,25 @@ def run(args: argparse.Namespace) -> int:
         ) from None
     limits = Limits(
         max_sessions=args.max_tests,
+        max_tests_per_client=args.max_tests_per_client,
         max_transfer_s=float(args.max_transfer_seconds),
         max_request_bytes=args.max_transfer_mb * 1_000_000,
         idle_timeout_s=float(args.idle_timeout),
+        head_timeout_s=float(args.head_timeout),
+        max_connections=args.max_connections,
     )
+    tls = None if args.tls_port is None else Tls(args.tls_port, args.tls_cert, args.tls_key)
 
-    def ready(url: str, udp_port: int) -> None:
+    def ready(url: str, udp_port: int, tls_url: str | None) -> None:
+        also = f" and {tls_url}" if tls_url else ""
         print(
-            f"homecheck serve: listening on {url} (UDP echo on port {udp_port}); "
-            f"test with: homecheck run --server {url}   (Ctrl-C stops)",
+            f"homecheck serve: listening on {url}{also} (UDP echo on port {udp_port}); "
+            f"test with: homecheck run --server {tls_url or url}   (Ctrl-C stops)",
             flush=True,
         )
 
     with contextlib.suppress(KeyboardInterrupt):
-        serve(args.host, args.port, limits, ready)
+        serve(args.host, args.port, limits, ready, tls)
     print("homecheck serve: stopped", file=sys.stderr, flush=True)
     return 0
 

@@ -29,12 +29,8 @@ import threading
 import time
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-
 from homecheck import wire
-from homecheck.server.http_parts import error, number, small_json
+from homecheck.server.measure.http import BadRequest, json_number
 from homecheck.server.sessions import Limits, Session, SessionTable
 from homecheck.wire import (
     COOKIE_BYTES,
@@ -64,7 +60,7 @@ class LossProbe:
         if packet is None:
             return
         now = time.monotonic()
-        session = self.sessions.get(packet.token, now)
+        session = self.sessions.get(packet.token, now, traffic=True)
         if session is None or not self.sessions.allow_loss_probe(session, now):
             return
         session.loss.mark(packet.seq, self.sessions.max_loss_seq())
@@ -109,47 +105,36 @@ class LossProbe:
         finally:
             record.down_running = False
 
-    def routes(self, limits: Limits, stopping: threading.Event) -> list[Route]:
-        async def downstream(request: Request) -> Response:
-            session = self.sessions.get_hex(request.path_params["token"])
-            if session is None:
-                return error(404, "no such session")
-            body = await small_json(request) or {}
-            seconds = number(body.get("seconds"), 0.1, limits.max_transfer_s)
-            pps = number(body.get("pps"), 1.0, limits.max_loss_pps)
-            cookie = _cookie(body.get("cookie"))
-            if seconds is None or pps is None or cookie is None:
-                return error(400, 'expected {"seconds": S, "pps": R, "cookie": "<16 hex digits>"}')
-            address = self._address_for(session, cookie)
-            if address is None:
-                return error(403, "no echoed loss-probe packet carries this cookie")
-            if session.loss.down_running:
-                return error(409, "a downstream burst is already running for this session")
-            count = int(seconds * pps)
-            session.loss.down_running = True  # before the task runs: a second request is refused
-            task = asyncio.create_task(self._send_down(session, address, pps, count, stopping))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            return JSONResponse({"packets": count, "pps": pps, "seconds": seconds}, status_code=202)
+    def start_downstream(
+        self, session: Session, body: dict[str, Any], limits: Limits, stopping: threading.Event
+    ) -> dict[str, Any]:
+        """POST session/{token}/downstream: start the burst; its reply (202), or BadRequest."""
+        seconds = json_number(body, "seconds", 0.1, limits.max_transfer_s)
+        pps = json_number(body, "pps", 1.0, limits.max_loss_pps)
+        cookie = _cookie(body.get("cookie"))
+        if cookie is None:
+            raise BadRequest(400, 'cookie must be "<16 hex digits>" from an echoed packet')
+        address = self._address_for(session, cookie)
+        if address is None:
+            raise BadRequest(403, "no echoed loss-probe packet carries this cookie")
+        if session.loss.down_running:
+            raise BadRequest(409, "a downstream burst is already running for this session")
+        count = int(seconds * pps)
+        session.loss.down_running = True  # before the task runs: a second request is refused
+        task = asyncio.create_task(self._send_down(session, address, pps, count, stopping))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return {"packets": count, "pps": pps, "seconds": seconds}
 
-        async def counts(request: Request) -> Response:
-            session = self.sessions.get_hex(request.path_params["token"])
-            if session is None:
-                return error(404, "no such session")
-            record = session.loss
-            return JSONResponse(
-                {
-                    "up_seen": base64.b64encode(bytes(record.seen).rstrip(b"\0")).decode(),
-                    "up_received": record.received,
-                    "down_sent": record.down_sent,
-                    "down_done": not record.down_running,
-                }
-            )
-
-        return [
-            Route("/session/{token}/downstream", downstream, methods=["POST"]),
-            Route("/session/{token}/loss", counts),
-        ]
+    def counts(self, session: Session) -> dict[str, Any]:
+        """GET session/{token}/loss."""
+        record = session.loss
+        return {
+            "up_seen": base64.b64encode(bytes(record.seen).rstrip(b"\0")).decode(),
+            "up_received": record.received,
+            "down_sent": record.down_sent,
+            "down_done": not record.down_running,
+        }
 
 
 def _cookie(value: object) -> bytes | None:

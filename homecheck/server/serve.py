@@ -1,112 +1,161 @@
-"""Run the speed-test app and its UDP echo in one process: uvicorn, one event loop.
+"""Run `homecheck serve`: bind its sockets, then run the measurement plane in this process's event
+loop (and, beside it, the web plane in a process of its own).
 
-Both sockets are bound here before uvicorn starts, so a port already in use is reported as one
-clear line (ServeError) instead of a server log, and the ready message only appears once clients
-can connect. Ctrl-C (SIGINT) or SIGTERM stop the server gracefully: open transfers get
-`SHUTDOWN_GRACE_S` to finish, then the sockets are closed.
+The two planes: the measurement plane (homecheck/server/measure/: /api/speed, the UDP echo and
+the loss probe, on `--port`, and with TLS on `--tls-port`) is the main process, on the standard
+library alone, so nothing else shares its event loop, its GIL or its connection budget: a slow
+page never delays an echo answer or a transfer's pacing. The web plane (homecheck/server/web/)
+is started and stopped where marked below.
+
+Every socket is bound, and the TLS certificate loaded, before anything runs, so a port in use or
+a bad certificate is one clear line (ServeError) and the ready message only appears once clients
+can connect. Ctrl-C (SIGINT) and SIGTERM stop the server cleanly (plane.py: running tests end
+with "server stopping"); the process then exits 0.
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import logging
 import signal
 import socket
+import ssl
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import FrameType
-
-import uvicorn
+from typing import Any
 
 from homecheck.errors import HomecheckError
-from homecheck.server.app import create_app
-from homecheck.server.connections import ConnectionSockets
+from homecheck.server.measure.plane import MeasurementPlane
 from homecheck.server.sessions import Limits
 
-SHUTDOWN_GRACE_S = 2
+# The event loop the plane runs in (tests/support/windows.py swaps in a loop without add_reader,
+# as Windows' ProactorEventLoop).
+loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+FD_MARGIN = 64  # descriptors besides connections: listeners, UDP, log files, the web plane
 
 
 class ServeError(HomecheckError):
     """The server cannot start; the message says why in one line."""
 
 
+@dataclass(frozen=True)
+class Tls:
+    """The measurement plane also listens with TLS on `port`."""
+
+    port: int
+    cert: str
+    key: str
+
+
 def serve(
     host: str,
     port: int,
     limits: Limits,
-    on_ready: Callable[[str, int], None] | None = None,
+    on_ready: Callable[[str, int, str | None], None] | None = None,
+    tls: Tls | None = None,
 ) -> None:
-    """Serve until stopped. `on_ready(url, udp_port)` is called once clients can connect."""
+    """Serve until stopped. `on_ready(url, udp_port, tls_url)` once clients can connect."""
     family = _family(host)
-    tcp = _bind(family, socket.SOCK_STREAM, host, port)
-    bound_port = int(tcp.getsockname()[1])
+    context = _tls_context(tls) if tls is not None else None
+    bound: list[socket.socket] = []
     try:
-        udp = _bind(family, socket.SOCK_DGRAM, host, bound_port)
-    except ServeError:
-        tcp.close()
-        raise
-    tcp.listen(1024)
-    connections = ConnectionSockets()
-    app = create_app(limits, udp, connections)
-    # Connections beyond what the limits allow get 503 from uvicorn itself.
-    concurrency = limits.max_sessions * (limits.max_transfers_per_session + 2)
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        access_log=False,
-        timeout_keep_alive=max(1, int(limits.idle_timeout_s)),
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
-        limit_concurrency=concurrency,
-        lifespan="on",
-        http=connections.protocol(),
-    )
-    shown = f"[{host}]" if family == socket.AF_INET6 else host
+        tcp = _bind(family, socket.SOCK_STREAM, host, port, "--port")
+        bound.append(tcp)
+        bound_port = int(tcp.getsockname()[1])
+        udp = _bind(family, socket.SOCK_DGRAM, host, bound_port, "--port")
+        bound.append(udp)
+        listeners: list[tuple[socket.socket, ssl.SSLContext | None]] = [(tcp, None)]
+        if tls is not None:
+            tls_sock = _bind(family, socket.SOCK_STREAM, host, tls.port, "--tls-port")
+            bound.append(tls_sock)
+            listeners.append((tls_sock, context))
+        for sock, _ in listeners:
+            sock.listen(1024)
+        _room_for(limits.max_connections)
+        shown = f"[{host}]" if family == socket.AF_INET6 else host
+        plane = MeasurementPlane(limits, udp)
 
-    def ready() -> str | None:
-        problem: str | None = app.state.startup_problem
-        if problem is None and on_ready is not None:
-            on_ready(f"http://{shown}:{bound_port}", bound_port)
-        return problem
+        def ready() -> None:
+            if on_ready is not None:
+                tls_url = None
+                if tls is not None:
+                    tls_url = f"https://{shown}:{listeners[1][0].getsockname()[1]}"
+                on_ready(f"http://{shown}:{bound_port}", bound_port, tls_url)
 
-    server = _Server(config, app.state.stopping.set, ready)
-    # uvicorn re-raises the signal that stopped it once it has shut down; make SIGTERM end the
-    # process like Ctrl-C does (cleanly, exit 0) instead of killing it by the default action.
-    previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        server.run(sockets=[tcp])
+        # The web plane (homecheck/server/web/, a process of its own) starts here, on a socket
+        # bound above like the others, and stops in the `finally` below.
+        problem = _run(plane, listeners, ready)
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        udp.close()
-        tcp.close()
-    if app.state.startup_problem is not None:
-        raise ServeError(app.state.startup_problem)
+        for sock in bound:
+            sock.close()
+    if problem is not None:
+        raise ServeError(problem)
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server, telling the app first when it starts shutting down, and saying it is
-    ready only once the app started (its UDP echo too: `ready` returns a problem otherwise)."""
+def _run(
+    plane: MeasurementPlane,
+    listeners: list[tuple[socket.socket, ssl.SSLContext | None]],
+    ready: Callable[[], None],
+) -> str | None:
+    """The plane's event loop, until Ctrl-C or SIGTERM asks it to stop (cleanly)."""
+    loop = loop_factory() if loop_factory is not None else asyncio.new_event_loop()
+    loop.set_exception_handler(_one_line)
 
-    def __init__(
-        self,
-        config: uvicorn.Config,
-        on_stopping: Callable[[], None],
-        ready: Callable[[], str | None],
-    ) -> None:
-        super().__init__(config)
-        self._on_stopping = on_stopping
-        self._ready = ready
+    def stop(signum: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(plane.request_stop)
 
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        if self._ready() is not None:
-            self.should_exit = True
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        self._on_stopping()
-        await super().shutdown(sockets=sockets)
+    kinds = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+    previous = {kind: signal.signal(kind, stop) for kind in kinds}
+    try:
+        return loop.run_until_complete(plane.run(listeners, ready))
+    finally:
+        for kind, handler in previous.items():
+            signal.signal(kind, handler)
+        loop.close()
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+def _one_line(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """What asyncio reports (a client's broken connection, mostly): one line, no traceback."""
+    exc = context.get("exception")
+    detail = f"{type(exc).__name__}: {exc}" if exc is not None else ""
+    logging.getLogger("homecheck.serve").warning("%s %s", context.get("message", ""), detail)
+
+
+def _tls_context(tls: Tls) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(tls.cert, tls.key)
+    except FileNotFoundError as exc:
+        which = "--tls-key" if exc.filename == tls.key else "--tls-cert"
+        raise ServeError(f"{which}: no such file: {exc.filename or tls.cert}") from None
+    except (ssl.SSLError, OSError) as exc:
+        raise ServeError(
+            "--tls-cert/--tls-key: not a PEM certificate and its matching private key "
+            f"({getattr(exc, 'reason', None) or exc.strerror or type(exc).__name__})"
+        ) from None
+    return context
+
+
+def _room_for(connections: int) -> None:
+    """Raise the open-file limit so `connections` fit (the soft limit is often 1024)."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such per-process limit on sockets
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + FD_MARGIN
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        if target < wanted:
+            raise ServeError(
+                f"--max-connections {connections} needs {wanted} open files, but this system "
+                f"allows {hard}; use --max-connections {max(1, hard - FD_MARGIN)} or less"
+            )
 
 
 def _family(host: str) -> socket.AddressFamily:
@@ -120,7 +169,7 @@ def _family(host: str) -> socket.AddressFamily:
 
 
 def _bind(
-    family: socket.AddressFamily, kind: socket.SocketKind, host: str, port: int
+    family: socket.AddressFamily, kind: socket.SocketKind, host: str, port: int, option: str
 ) -> socket.socket:
     sock = socket.socket(family, kind)
     what = "TCP" if kind == socket.SOCK_STREAM else "UDP"
@@ -134,11 +183,12 @@ def _bind(
         if exc.errno == errno.EADDRINUSE:
             raise ServeError(
                 f"{what} port {port} on {host} is already in use (is another homecheck serve "
-                "running?); stop it or choose another port with --port"
+                f"running?); stop it or choose another port with {option}"
             ) from None
         if exc.errno == errno.EACCES:
             raise ServeError(
-                f"not allowed to listen on {what} port {port}; use a port above 1023"
+                f"not allowed to listen on {what} port {port}; use a port above 1023 "
+                "(or give this program the right to use low ports)"
             ) from None
         raise ServeError(f"cannot listen on {host} {what} port {port}: {exc.strerror}") from None
     return sock

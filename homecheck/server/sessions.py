@@ -2,7 +2,12 @@
 
 A session is one running network test. It holds a random token (the only way to use the
 download, upload and UDP echo), counts its open transfers and UDP packets, and ends by itself
-after its time (at most `Limits.max_session_s`) or after `Limits.idle_timeout_s` without traffic.
+after its time (at most `Limits.max_session_s`) or after `Limits.idle_timeout_s` without test
+traffic: bytes of a download or upload, echo or loss-probe packets. Asking for its records (the
+JSON endpoints) is not traffic, so a client cannot hold a test slot by polling.
+
+Tests at once are bounded in total (`max_sessions`) and per client address
+(`max_tests_per_client`), so one address cannot take every slot.
 """
 
 from __future__ import annotations
@@ -23,11 +28,14 @@ class Limits:
     """Every resource a client can ask for is bounded here."""
 
     max_sessions: int = 8  # concurrent tests
+    max_tests_per_client: int = 2  # concurrent tests from one client address
     max_session_s: float = 3700.0  # a --duration run of an hour plus its speed phases
     max_transfers_per_session: int = 8  # parallel download/upload streams of one test
     max_transfer_s: float = 30.0  # one download or upload request
     max_request_bytes: int = 4_000_000_000  # one download or upload request
-    idle_timeout_s: float = 10.0  # a session, a stalled transfer or a quiet keep-alive connection
+    idle_timeout_s: float = 10.0  # a session, a stalled transfer or a silent connection
+    head_timeout_s: float = 5.0  # a request head must be complete this long after its first byte
+    max_connections: int = 1000  # open TCP connections; at the bound the oldest idle one goes
     max_udp_pps: float = 200.0  # echo packets per second per session (the client sends 50)
     max_loss_pps: float = 1000.0  # loss-probe packets per second each way (the client uses 500)
 
@@ -72,7 +80,8 @@ class Session:
     token: bytes
     created: float  # time.monotonic()
     expires: float
-    last_seen: float
+    last_seen: float  # the last test traffic (not a request for records)
+    client: str = ""  # the client's address, for the per-address limit
     transfers: int = 0
     udp_count: int = 0
     udp_allowance: float = 0.0
@@ -96,6 +105,10 @@ class Busy(HomecheckError):
     """Too many concurrent tests."""
 
 
+class BusyClient(Busy):
+    """Too many concurrent tests from one address."""
+
+
 class SessionTable:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
@@ -104,13 +117,21 @@ class SessionTable:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def open(self, seconds: float, now: float | None = None) -> Session:
+    def open(self, seconds: float, client: str = "", now: float | None = None) -> Session:
+        """A new session of `seconds` (the caller checked the range) for `client`."""
         now = time.monotonic() if now is None else now
         self.reap(now)
         if len(self._sessions) >= self.limits.max_sessions:
             raise Busy("the server is running its maximum number of tests; try again soon")
-        lifetime = min(max(seconds, 1.0), self.limits.max_session_s)
+        mine = sum(1 for s in self._sessions.values() if s.client == client)
+        if mine >= self.limits.max_tests_per_client:
+            raise BusyClient(
+                f"this address already runs {mine} tests at once (the server's limit per "
+                "address); try again when one has finished"
+            )
+        lifetime = min(seconds, self.limits.max_session_s)
         session = Session(
+            client=client,
             token=secrets.token_bytes(TOKEN_BYTES),
             created=now,
             expires=now + lifetime,
@@ -121,7 +142,9 @@ class SessionTable:
         self._sessions[session.token] = session
         return session
 
-    def get(self, token: bytes, now: float | None = None) -> Session | None:
+    def get(self, token: bytes, now: float | None = None, traffic: bool = False) -> Session | None:
+        """The live session of `token`; `traffic` when test traffic brought it (it keeps the
+        session alive; a request for its records does not)."""
         now = time.monotonic() if now is None else now
         session = self._sessions.get(token)
         if session is None:
@@ -129,15 +152,18 @@ class SessionTable:
         if self._expired(session, now):
             del self._sessions[token]
             return None
-        session.last_seen = now
+        if traffic:
+            session.last_seen = now
         return session
 
-    def get_hex(self, token_hex: str) -> Session | None:
+    def get_hex(self, token_hex: str, traffic: bool = False) -> Session | None:
+        if len(token_hex) != 2 * TOKEN_BYTES:
+            return None
         try:
             token = bytes.fromhex(token_hex)
         except ValueError:
             return None
-        return self.get(token)
+        return self.get(token, traffic=traffic)
 
     def close(self, token: bytes) -> bool:
         return self._sessions.pop(token, None) is not None

@@ -1,11 +1,11 @@
-"""The UDP echo of `homecheck serve`, running in the same asyncio event loop as the HTTP app.
+"""The UDP echo of `homecheck serve`, in the measurement plane's asyncio event loop.
 
 The socket is read from an event-loop reader callback with recvmsg, so each packet carries the
 kernel's receive time (SO_TIMESTAMPNS): a loop busy pushing download bytes delays the answer but
 not the receive stamp, and the send stamp is taken just before the answer goes out. The client
 subtracts the time the server held the packet from the round trip.
 
-On Windows uvicorn runs asyncio's ProactorEventLoop, which has no `add_reader` (asyncio docs,
+On Windows asyncio's default loop is the ProactorEventLoop, which has no `add_reader` (asyncio docs,
 "Platform Support"), and sockets have no recvmsg. There a thread of its own waits for the socket
 (select), stamps each datagram with the process's fine clock (homecheck.wire.fine_ns) as it
 reads it, and hands the batch to the event loop, which answers as above. Not the Proactor's
@@ -110,7 +110,7 @@ class UdpEcho:
         if packet is None:
             return
         now = time.monotonic()
-        session = self.sessions.get(packet.token, now)
+        session = self.sessions.get(packet.token, now, traffic=True)
         if session is None or not self.sessions.allow_udp(session, now):
             return
         if not packet.flags & FLAG_QUERY:

@@ -4,7 +4,7 @@
   (cpython gh-88494);
 - sockets without recvmsg, as Python's sockets are on Windows (so no kernel receive stamps);
 - an event loop whose add_reader/remove_reader raise NotImplementedError, as asyncio's
-  ProactorEventLoop (uvicorn's loop on Windows) does.
+  ProactorEventLoop (the default loop on Windows) does.
 
 `python -m tests.support.windows ARGS` runs `homecheck ARGS` under all three (used to start a
 real `homecheck serve` as it runs on Windows).
@@ -54,12 +54,12 @@ class ProactorLikeLoop(asyncio.SelectorEventLoop):
 
 
 def as_on_windows() -> None:
-    """Put this process's clock, sockets and uvicorn's event loop in their Windows state."""
-    import uvicorn
+    """Put this process's clock, sockets and the server's event loop in their Windows state."""
+    from homecheck.server import serve
 
     time.time_ns = coarse_time_ns
     socket.socket = SocketWithoutRecvmsg  # type: ignore[misc]
-    uvicorn.Config.get_loop_factory = lambda self: ProactorLikeLoop  # type: ignore[method-assign]
+    serve.loop_factory = ProactorLikeLoop
 
 
 if __name__ == "__main__":

@@ -110,7 +110,12 @@ def test_downstream_rate_and_length_are_bounded(loopback_server: Served) -> None
     sock = echo_socket(port)
     sock.send(wire.encode_loss(LossPacket(token, 0, FLAG_ECHO)))
     cookie = _drain(sock)[0].cookie.hex()
-    status, reply = _downstream(port, token_hex, seconds=9999, pps=10**9, cookie=cookie)
+    # Beyond max_transfer_s or max_loss_pps: refused, never clamped silently.
+    status, reply = _downstream(port, token_hex, seconds=9999, pps=500, cookie=cookie)
+    assert status == 400 and "seconds" in str(reply["error"])
+    status, reply = _downstream(port, token_hex, seconds=30, pps=10**9, cookie=cookie)
+    assert status == 400 and "pps" in str(reply["error"])
+    status, reply = _downstream(port, token_hex, seconds=30, pps=1000, cookie=cookie)
     assert status == 202
     assert reply["pps"] == 1000.0 and reply["seconds"] == 30.0  # max_loss_pps, max_transfer_s
     call(port, "DELETE", f"/api/speed/session/{token_hex}")  # ending the test ends the burst

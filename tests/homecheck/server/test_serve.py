@@ -48,7 +48,7 @@ def test_bad_requests_are_refused_plainly(loopback_server: Served) -> None:
     port = loopback_server.port
     assert call(port, "GET", "/api/speed/download?token=00&seconds=1")[0] == 403
     assert call(port, "POST", "/api/speed/session", b"not json")[0] == 400
-    assert call(port, "POST", "/api/speed/session", b"x" * 5000)[0] == 400
+    assert call(port, "POST", "/api/speed/session", b"x" * 5000)[0] == 413
     _, session = open_session(port)
     status, _ = call(port, "GET", f"/api/speed/download?token={session['token']}&seconds=nan")
     assert status == 400
@@ -63,13 +63,16 @@ def test_limits_on_tests_time_and_bytes(serve_factory: Callable[..., Served]) ->
     assert [s[0] for s in sessions] == [201, 201, 503]
     assert "maximum number of tests" in str(sessions[2][1]["error"])
     token = sessions[0][1]["token"]
-    # Asking for 100 s gets at most the 5 MB limit ...
+    # Asking for more than the server allows is refused, not clamped ...
     status, data = call(port, "GET", f"/api/speed/download?token={token}&seconds=100")
+    assert status == 400 and b"from 0.1 to 1" in data
+    # ... a download stops at the 5 MB limit ...
+    status, data = call(port, "GET", f"/api/speed/download?token={token}&seconds=1")
     assert status == 200 and len(data) == 5_000_000
-    # ... and an upload is cut at 1 s however much the client asks for.
+    # ... and an upload is cut at its time, at most the server's 1 s.
     conn = socket.create_connection(("127.0.0.1", port), timeout=10)
     conn.sendall(
-        b"POST /api/speed/upload?token=%s&seconds=100 HTTP/1.1\r\nHost: x\r\n"
+        b"POST /api/speed/upload?token=%s&seconds=1 HTTP/1.1\r\nHost: x\r\n"
         b"Transfer-Encoding: chunked\r\n\r\n" % str(token).encode()
     )
     began = time.monotonic()

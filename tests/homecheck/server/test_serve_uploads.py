@@ -1,5 +1,5 @@
-"""Uploads with a Content-Length (homecheck/server/upload_sink.py: read past uvicorn's ASGI
-messages) keep every bound of the server: time, bytes, idle, a client that leaves, a server that
+"""Uploads with a Content-Length (homecheck/server/measure/: counted as they are read, never
+copied) keep every bound of the server: time, bytes, idle, a client that leaves, a server that
 stops, and `Expect: 100-continue`."""
 
 from __future__ import annotations
@@ -36,11 +36,13 @@ def _records(port: int, token: str) -> dict[str, dict[str, object]]:
         conn.close()
 
 
-def _start(port: int, token: str, length: int, extra: bytes = b"") -> socket.socket:
+def _start(
+    port: int, token: str, length: int, extra: bytes = b"", seconds: int = 30
+) -> socket.socket:
     conn = socket.create_connection(("127.0.0.1", port), timeout=10)
     conn.sendall(
-        b"POST /api/speed/upload?token=%s&seconds=100&stream=1 HTTP/1.1\r\nHost: x\r\n"
-        b"Content-Length: %d\r\n%s\r\n" % (token.encode(), length, extra)
+        b"POST /api/speed/upload?token=%s&seconds=%d&stream=1 HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Length: %d\r\n%s\r\n" % (token.encode(), seconds, length, extra)
     )
     return conn
 
@@ -90,7 +92,7 @@ def test_small_and_large_bodies_are_counted_exactly(loopback_server: Served) -> 
 def test_upload_is_cut_at_the_time_and_byte_limits(serve_factory: Callable[..., Served]) -> None:
     served = serve_factory("--max-transfer-seconds", "1", "--max-transfer-mb", "500")
     token = _token(served.port)
-    conn = _start(served.port, token, 500 * MB)
+    conn = _start(served.port, token, 500 * MB, seconds=1)
     stop = threading.Event()
     _keep_sending(conn, stop)
     began = time.monotonic()
@@ -99,10 +101,10 @@ def test_upload_is_cut_at_the_time_and_byte_limits(serve_factory: Callable[..., 
     assert reply["stopped"] == "time limit" and 0 < int(str(reply["bytes"])) < 500 * MB
     assert time.monotonic() - began < 2.0
 
-    conn = _start(served.port, token, 20 * MB)
+    conn = _start(served.port, token, 20 * MB, seconds=1)
     conn.sendall(b"y" * (20 * MB))
     assert _reply(conn)["stopped"] == "end"
-    conn = _start(served.port, token, 501 * MB)
+    conn = _start(served.port, token, 501 * MB, seconds=1)
     assert b" 413 " in conn.recv(1000)
     conn.close()
 
