@@ -33,8 +33,10 @@ What it measures (against the employer's `homecheck serve`, given with `--server
 Default thresholds: the profiles (homecheck/profiles/*.toml), citing Microsoft Teams' network
 requirements, ITU-T G.114 and G.107/G.109, and common bufferbloat grades.
 
-The default run takes about 13 s. Ctrl-C, a lost connection or an unreachable server end it
-early; what was measured is kept and the rest is reported as not measured with the reason.
+The default run takes about 13 s. Ctrl-C, a lost connection, an unreachable server or a server
+that stops (it says so, or no longer listens) end it early; what was measured is kept and the
+rest is reported as not measured with the reason. An `https://` server address runs every request
+and stream over TLS, verified with the operating system's trust store.
 Without `--server` the public speed-test servers of speedtest.net are used instead
 (probes/network/public/backend.py: speedtest-cli for the speeds, timed probes to the same server for
 delay, jitter, loss and MOS; about 15 s). They cannot check UDP or time windows.
@@ -172,6 +174,8 @@ class NetworkProbe:
             # Without UDP, still give the TCP timer a quiet stretch of its own.
             idle_end = max(idle_start + idle_s, time.monotonic() + (0 if run.udp_ok else 1.5))
             if not self._wait(context, idle_end, run, total, "timing a call-like stream"):
+                if run.lost and speed_session.server_stopped(session.endpoint):
+                    run.lost, run.server_stopped = False, True
                 return
             run.phase_end(Phase.IDLE)
             for direction in Direction:
@@ -188,6 +192,14 @@ class NetworkProbe:
                 run.transfers[direction] = transfer
                 run.phase_end(phase)
                 if stop.is_set():
+                    return
+                went_wrong = transfer.stalled or self._echoes_stopped(run) or transfer.refused
+                if transfer.server_stopped or (
+                    went_wrong and speed_session.server_stopped(session.endpoint)
+                ):
+                    # The server shut down: its reason, not a failing line.
+                    run.server_stopped = True
+                    run.lost_in = phase
                     return
                 if transfer.stalled or self._echoes_stopped(run):
                     run.lost = True

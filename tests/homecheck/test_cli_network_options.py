@@ -26,7 +26,7 @@ RUN += ["--dns-names", "localhost"]  # were it to measure: no name lookup off th
         ("http://[::1]:99999", "a number from 1 to 65535"),
         ("http://127.0.0.1:0", "a number from 1 to 65535"),
         ("http://127.0.0.1:http", "a number from 1 to 65535"),
-        ("https://127.0.0.1", "only http://"),
+        ("ftp://127.0.0.1", "only http:// and https://"),
         ("http://:8765", "no host name"),
         ("http://my server", "not a valid address"),
     ],

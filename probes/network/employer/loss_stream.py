@@ -124,6 +124,8 @@ class LossStream:
         if self.cookie is None:
             self.errors.append("downstream: no echo came back, so there is no cookie to quote")
             return
+        # Within the server's limit: it refuses more rather than cut it silently.
+        seconds = min(seconds, endpoint.max_transfer_s)
         body = {"seconds": round(seconds, 2), "pps": self.pps, "cookie": self.cookie.hex()}
         path = DOWNSTREAM_PATH.format(token=endpoint.token)
         try:
@@ -204,9 +206,7 @@ def _set(bits: bytearray, index: int) -> None:
 def _http(
     endpoint: Endpoint, method: str, path: str, body: str | None = None
 ) -> tuple[int, dict[str, object]]:
-    conn = http.client.HTTPConnection(
-        endpoint.address[0], endpoint.address[1], timeout=HTTP_TIMEOUT_S
-    )
+    conn = endpoint.http(HTTP_TIMEOUT_S)
     headers = {"Host": endpoint.host_header}
     if body is not None:
         headers["Content-Type"] = "application/json"

@@ -42,6 +42,7 @@ from probes.network.analysis.stream import (
     windows,
 )
 from probes.network.employer.loss_stream import LossStream
+from probes.network.employer.session import SERVER_STOPPED
 from probes.network.employer.throughput import Transfer
 from probes.network.employer.voice_stream import INTERVAL_S, CallStream, TcpTimer
 
@@ -91,6 +92,7 @@ class Run:
     cancelled: bool = False
     lost: bool = False
     lost_in: Phase | None = None  # the phase during which the connection was lost
+    server_stopped: bool = False  # the server shut down during the test (not the line's fault)
     udp_ok: bool | None = None
     stream: CallStream | None = None
     loss: LossStream | None = None
@@ -143,7 +145,15 @@ def rtt_series(run: Run, points: list[tuple[float, float]], out: Out) -> None:
 
 def build(probe: str, run: Run) -> ProbeResult:
     out = Out()
-    reason_cut = STOPPED if run.cancelled else LOST if run.lost else None
+    reason_cut = (
+        STOPPED
+        if run.cancelled
+        else SERVER_STOPPED
+        if run.server_stopped
+        else LOST
+        if run.lost
+        else None
+    )
     _throughput(run, out, reason_cut)
     if run.udp_ok is not None:
         out.measurements.append(
@@ -169,7 +179,7 @@ def build(probe: str, run: Run) -> ProbeResult:
         series=tuple(out.series),
         details=out.details,
         duration_s=round(run.ended - run.started, 3),
-        partial=run.cancelled or run.lost,
+        partial=run.cancelled or run.lost or run.server_stopped,
     )
 
 
@@ -196,7 +206,9 @@ def _throughput(run: Run, out: Out, reason_cut: str | None) -> None:
             "stalled": transfer.stalled,
             "errors": list(dict.fromkeys(transfer.errors + transfer.refusals))[:5],
         }
-        if transfer.refused is not None:
+        if transfer.server_stopped or (run.server_stopped and run.lost_in == Phase(direction)):
+            out.missing(SERVER_STOPPED, metric)
+        elif transfer.refused is not None:
             info[direction]["refused"] = transfer.refused  # type: ignore[index]
             out.missing(REFUSED.format(direction=direction, answer=transfer.refused), metric)
         elif transfer.stalled or run.lost_in == Phase(direction) or (reason_cut and steady is None):
@@ -212,11 +224,19 @@ def _throughput(run: Run, out: Out, reason_cut: str | None) -> None:
             share = _voice_share_mbps(run, direction, steady.start_s, steady.end_s)
             info[direction]["voice_stream_mbps"] = round(share, 3)  # type: ignore[index]
             method = (
-                f"{transfer.streams} parallel TCP streams, bytes counted at the receiver "
+                f"{transfer.streams} parallel TCP streams"
+                + (" over TLS" if transfer.tls else "")
+                + ", bytes counted at the receiver "
                 f"{'by its kernel (TCP_INFO) ' if transfer.kernel_counted else ''}"
                 f"every {SAMPLE_S * 1000:.0f} ms, first "
                 f"{steady.start_s - transfer.started:.1f} s of ramp-up discarded"
                 + (f", plus {share:.3f} for the call-like stream sharing the line" if share else "")
+                + (
+                    " (over TLS the kernel counts TLS records, the TCP payload as iperf3 counts "
+                    "it: about 0.13 % above the decrypted bytes)"
+                    if transfer.tls and transfer.kernel_counted
+                    else ""
+                )
             )
             out.measurements.append(
                 measured(

@@ -1,5 +1,6 @@
-"""The TCP sockets of one speed phase: connecting them, resetting them all at the end, and reading
-the receiving kernel's byte counts (homecheck.wire.bytes_received) while they run."""
+"""The TCP sockets of one speed phase: connecting them (over TLS for an https server), resetting
+them all at the end, and reading the receiving kernel's byte counts (homecheck.wire.bytes_received)
+while they run. Over TLS the kernel counts TLS records, the TCP payload: see throughput.py."""
 
 from __future__ import annotations
 
@@ -30,8 +31,15 @@ class StreamSockets:
             self.sockets.append(sock)
         sock.settimeout(CONNECT_TIMEOUT_S)
         sock.connect(self.endpoint.address)
-        sock.settimeout(WAIT_SLICE_S)
-        return sock
+        wrapped = self.endpoint.wrap(sock)  # the TLS handshake, within the connect timeout
+        if wrapped is not sock:
+            with self.lock:
+                if self.closed:  # the phase ended during the handshake
+                    wrapped.close()
+                    raise ConnectionAbortedError("the phase ended")
+                self.sockets[self.sockets.index(sock)] = wrapped
+        wrapped.settimeout(WAIT_SLICE_S)
+        return wrapped
 
     def reset_all(self) -> None:
         with self.lock:
@@ -41,7 +49,9 @@ class StreamSockets:
                     # Linger 0: close with a reset, dropping whatever is still in the send buffer;
                     # shutting the reading side first wakes a thread blocked in recv.
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                    sock.shutdown(socket.SHUT_RD)
+                    # The plain socket's shutdown, also under TLS: SSLSocket.shutdown would drop
+                    # its TLS state under a thread still reading it.
+                    socket.socket.shutdown(sock, socket.SHUT_RD)
                 sock.close()
             self.sockets.clear()
 

@@ -12,6 +12,17 @@ The stream requests are written by hand on plain sockets so bytes can be counted
 the socket, at full speed, with a short timeout on every wait (a lossy link stalls one stream for
 a while; only when all of them stall for `STALL_S` is the connection considered lost). At the end
 of a phase the sockets are reset, not closed politely, so nothing keeps loading the line.
+
+Against an https server the streams run over TLS, and the kernel's count (both ends) is of TLS
+records: the TCP payload, as iperf3 counts TCP payload and as the plain-http count includes the
+HTTP chunk framing. That is about 0.13 % above the decrypted bytes (22 bytes of framing per
+16 KiB record), left in on purpose: the figure stays the line's TCP capacity, the same quantity
+with or without TLS, and keeps the kernel's timing (decrypted bytes arrive when the reading thread
+gets to them, in bursts).
+
+The server's own answers are kept apart from the line's speed: a request it refuses (its limits,
+an expired session) or a server that is shutting down makes the phase end with that reason,
+never read as a slow connection.
 """
 
 from __future__ import annotations
@@ -21,7 +32,9 @@ import http.client
 import itertools
 import json
 import os
+import select
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +42,7 @@ from dataclasses import dataclass, field
 
 from homecheck.wire import DOWNLOAD_PATH, SESSION_PATH, UPLOAD_PATH
 from probes.network.analysis.steady_rate import SAMPLE_S, Steady, merge_cumulative, steady_rate
-from probes.network.employer.session import Endpoint
+from probes.network.employer.session import STOPPING_WORDS, Endpoint
 from probes.network.employer.sockets import WAIT_SLICE_S, KernelCounts, StreamSockets
 
 STALL_S = 2.0  # no byte moved on any stream for this long: the connection is lost
@@ -53,8 +66,21 @@ class Transfer:
     errors: list[str] = field(default_factory=list)
     stalled: bool = False
     kernel_counted: bool = False  # bytes counted by the receiving kernel (TCP_INFO)
-    accepted: int = 0  # requests the server answered with 200 (download)
+    accepted: int = 0  # requests (download) or streams (upload) the server took
     refusals: list[str] = field(default_factory=list)  # status lines of those it did not
+    server_stopped: bool = False  # the server said it is stopping, or stopped listening
+    tls: bool = False  # the streams ran over TLS (an https server)
+
+    def note(self, exc: OSError) -> None:
+        """A failed request: the server's refusal, the server gone, or the line's trouble."""
+        if isinstance(exc, Refused):
+            self.refusals.append(str(exc))
+            self.server_stopped |= STOPPING_WORDS in str(exc)
+        elif isinstance(exc, ConnectionRefusedError):
+            # The host answers, but nothing listens on the port the test began on.
+            self.server_stopped = True
+        else:
+            self.errors.append(_describe(exc))
 
     @property
     def refused(self) -> str | None:
@@ -78,7 +104,7 @@ def download(
 ) -> Transfer:
     counts = [0] * streams
     kernel = KernelCounts(streams)
-    transfer = Transfer("download", started=time.monotonic(), streams=streams)
+    transfer = Transfer("download", time.monotonic(), streams, tls=endpoint.tls_name is not None)
     deadline = transfer.started + seconds
     pool = StreamSockets(endpoint)
 
@@ -86,23 +112,22 @@ def download(
         buffer = bytearray(READ_BYTES)
         # A server that ends its response early (its own limits) gets asked again.
         while not stop.is_set() and time.monotonic() < deadline:
-            left = deadline - time.monotonic() + SERVER_MARGIN_S
+            query = f"token={endpoint.token}&seconds={_ask_seconds(endpoint, deadline):.1f}"
             try:
                 sock = pool.connect()
                 kernel.attach(index, sock)
-                query = f"token={endpoint.token}&seconds={left:.1f}"
                 sock.sendall(_request("GET", f"{DOWNLOAD_PATH}?{query}", endpoint))
                 counts[index] += _read_head(sock, buffer, stop, deadline)
                 transfer.accepted += 1
                 _count_body(sock, buffer, stop, deadline, counts, index)
-            except Refused as exc:
-                # Not the line's speed: the server's answer. Its bytes may be counted (kernel
-                # counts), so a phase with no accepted request is reported as refused.
-                transfer.refusals.append(str(exc))
-                time.sleep(WAIT_SLICE_S)
             except OSError as exc:
-                if not (stop.is_set() or pool.closed or time.monotonic() >= deadline):
-                    transfer.errors.append(_describe(exc))
+                # A refusal is not the line's speed but the server's answer. Its bytes may be
+                # counted (kernel counts), so a phase with no accepted request is reported as
+                # refused.
+                if isinstance(exc, Refused) or not (
+                    stop.is_set() or pool.closed or time.monotonic() >= deadline
+                ):
+                    transfer.note(exc)
                     time.sleep(WAIT_SLICE_S)
             finally:
                 kernel.detach(index)
@@ -136,7 +161,7 @@ def upload(
     """`link_lost` is another sign of a dead connection (the UDP stream went quiet)."""
     pushed = [0] * streams  # bytes handed to the kernel: only to notice a stall
     sent_at: dict[int, float] = {}
-    transfer = Transfer("upload", started=time.monotonic(), streams=streams)
+    transfer = Transfer("upload", time.monotonic(), streams, tls=endpoint.tls_name is not None)
     deadline = transfer.started + seconds
     pool = StreamSockets(endpoint)
     block = memoryview(os.urandom(UPLOAD_BLOCK))  # incompressible, like the download
@@ -147,8 +172,8 @@ def upload(
             if stop.is_set() or time.monotonic() >= deadline:
                 return
             stream_id = index + attempt * streams
-            left = deadline - time.monotonic() + SERVER_MARGIN_S
-            query = f"token={endpoint.token}&seconds={left:.1f}&stream={stream_id}"
+            seconds = _ask_seconds(endpoint, deadline)
+            query = f"token={endpoint.token}&seconds={seconds:.1f}&stream={stream_id}"
             # The declared length is the server's limit: we stop sending long before (and the
             # server counts whatever came), without chunk framing for either side to parse.
             head = _request("POST", f"{UPLOAD_PATH}?{query}", endpoint, endpoint.max_upload_bytes)
@@ -156,10 +181,12 @@ def upload(
                 sock = pool.connect()
                 sock.sendall(head)
                 sent_at[stream_id] = time.monotonic()
-                _send_body(sock, block, stop, deadline, pushed, index)
+                _send_body(sock, block, stop, deadline, pushed, index, transfer)
             except OSError as exc:
-                if not (stop.is_set() or pool.closed or time.monotonic() >= deadline):
-                    transfer.errors.append(_describe(exc))
+                if isinstance(exc, Refused) or not (
+                    stop.is_set() or pool.closed or time.monotonic() >= deadline
+                ):
+                    transfer.note(exc)
                     time.sleep(WAIT_SLICE_S)
 
     _run_phase(
@@ -172,14 +199,18 @@ def upload(
         record=False,
         link_lost=link_lost,
     )
-    if stop.is_set() or transfer.stalled:
+    if stop.is_set() or transfer.stalled or transfer.server_stopped:
         return transfer
     try:
         records = _upload_records(endpoint, stop)
+    except (Refused, ConnectionRefusedError) as exc:
+        transfer.note(exc)
+        return transfer
     except (OSError, ValueError, http.client.HTTPException) as exc:
         transfer.errors.append(f"reading the server's count: {_describe(exc)}")
         transfer.stalled = True
         return transfer
+    transfer.accepted = len(records)
     # Server clock -> ours: the server's record of a stream starts when our request arrived,
     # one one-way delay after we sent it; the quickest stream gives the best offset.
     offsets = [sent_at[i] - start for i, (start, _, _) in records.items() if i in sent_at]
@@ -222,7 +253,7 @@ def _run_phase(
             if value != last_total:
                 last_progress, last_total = now, value
             next_sample += SAMPLE_S
-        if now >= deadline:
+        if now >= deadline or transfer.server_stopped:
             break
         if transfer.refused is not None:
             if now - transfer.started > STALL_S:
@@ -235,6 +266,13 @@ def _run_phase(
     pool.reset_all()
     for thread in threads:
         thread.join(max(0.0, transfer.ended + 0.3 - time.monotonic()))
+
+
+def _ask_seconds(endpoint: Endpoint, deadline: float) -> float:
+    """How long to ask the server for: the rest of the phase and a margin, within its limit
+    (it refuses more rather than cut it silently)."""
+    left = deadline - time.monotonic() + SERVER_MARGIN_S
+    return max(1.0, min(left, endpoint.max_transfer_s - 0.1))
 
 
 def _request(method: str, target: str, endpoint: Endpoint, length: int | None = None) -> bytes:
@@ -264,10 +302,21 @@ def _read_head(
         received += bytes(buffer[:n])
     status_line = received[: received.find(b"\r\n")]
     if b" 200 " not in status_line + b" ":
-        # Shown to the candidate: printable text only, and short (a stranger's server wrote it).
-        shown = "".join(c for c in status_line.decode("ascii", errors="replace") if c.isprintable())
-        raise Refused(shown.strip()[:80])
+        raise Refused(_refusal(status_line, received[end + 4 :]))
     return len(received) - end - 4
+
+
+def _refusal(status_line: bytes, body: bytes) -> str:
+    """The status line and the server's reason (its JSON "error"), for the report: printable
+    text only, and short (a stranger's server wrote it)."""
+    text = status_line.decode("ascii", errors="replace").strip()
+    try:
+        reason = json.loads(body.decode("utf-8"))["error"]
+    except (ValueError, KeyError, TypeError):
+        reason = None
+    if isinstance(reason, str):
+        text = f"{text}: {reason}"
+    return "".join(c for c in text if c.isprintable())[:160]
 
 
 def _count_body(
@@ -304,10 +353,45 @@ def _send_body(
     deadline: float,
     pushed: list[int],
     index: int,
+    transfer: Transfer,
 ) -> None:
-    """Send the block over and over until the phase ends (or the server stops reading)."""
+    """Send the block over and over until the phase ends or the server answers (it refuses, or
+    ends this upload at its own limit: the worker then starts another)."""
+    answer = bytearray()
     while _send_all(sock, block, stop, deadline, pushed, index):
-        pass
+        if _answered(sock, answer, transfer):
+            return
+
+
+def _answered(sock: socket.socket, answer: bytearray, transfer: Transfer) -> bool:
+    """Whether the server has answered the upload (read without waiting). A refusal raises
+    Refused; a reply saying the server is stopping marks the transfer."""
+    readable = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+    if not readable:
+        try:
+            readable = bool(select.select([sock], [], [], 0)[0])
+        except ValueError:  # closed under us: the phase ended (reset_all)
+            raise ConnectionAbortedError("the phase ended") from None
+    if not readable:
+        return False
+    sock.settimeout(0.0)
+    try:
+        data = sock.recv(4096)
+    except (ssl.SSLWantReadError, BlockingIOError, InterruptedError):
+        return False  # a TLS message that is not data (a session ticket)
+    finally:
+        sock.settimeout(WAIT_SLICE_S)
+    if not data:
+        raise ConnectionResetError("the server closed the connection")
+    answer += data[: MAX_HEADER_BYTES + 4096 - len(answer)]
+    end = answer.find(b"\r\n\r\n")
+    if end < 0:
+        return len(answer) >= MAX_HEADER_BYTES
+    status_line = bytes(answer[: answer.find(b"\r\n")])
+    if b" 200 " not in status_line + b" ":
+        raise Refused(_refusal(status_line, bytes(answer[end + 4 :])))
+    transfer.server_stopped |= STOPPING_WORDS.encode() in answer
+    return True
 
 
 def _send_all(
@@ -337,9 +421,7 @@ def _upload_records(
 ) -> dict[int, tuple[float, list[tuple[float, int]], bool]]:
     """The server's per-stream receive records: {stream: (start, [(time, bytes)], kernel)}, on the
     server's clock."""
-    conn = http.client.HTTPConnection(
-        endpoint.address[0], endpoint.address[1], timeout=RECORDS_TIMEOUT_S
-    )
+    conn = endpoint.http(RECORDS_TIMEOUT_S)
     try:
         conn.request(
             "GET",
@@ -351,7 +433,7 @@ def _upload_records(
     finally:
         conn.close()
     if response.status != 200:
-        raise ConnectionError(f"HTTP {response.status}")
+        raise Refused(_refusal(f"HTTP/1.1 {response.status} {response.reason}".encode(), body))
     parsed = json.loads(body)
     records: dict[int, tuple[float, list[tuple[float, int]], bool]] = {}
     for key, record in parsed["uploads"].items():

@@ -87,7 +87,7 @@ def test_nothing_listening_is_not_measured_with_a_reason() -> None:
 
 
 def test_bad_addresses_are_explained() -> None:
-    assert "only http://" in (_run("https://example.invalid").reason or "")
+    assert "only http:// and https://" in (_run("ftp://example.invalid").reason or "")
     assert "port" in (_run("http://127.0.0.1:notaport").reason or "")
 
 
