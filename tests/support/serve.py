@@ -21,6 +21,7 @@ class Served:
     url: str
     port: int
     process: subprocess.Popen[str]
+    tls_url: str | None = None  # with --tls-port: the https address
 
 
 def start_serve(*extra: str, module: str = "homecheck") -> Served:
@@ -41,7 +42,8 @@ def start_serve(*extra: str, module: str = "homecheck") -> Served:
         raise AssertionError(
             f"serve did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}"
         )
-    return Served(match.group(1), int(match.group(2)), proc)
+    tls = re.search(r" and (https://127\.0\.0\.1:\d+)", line)
+    return Served(match.group(1), int(match.group(2)), proc, tls.group(1) if tls else None)
 
 
 def stop_serve(served: Served) -> None:
