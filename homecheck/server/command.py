@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import sys
 from collections.abc import Callable
 
@@ -109,6 +110,11 @@ def run(args: argparse.Namespace) -> int:
     if args.tls_port is None and tls_files != (None, None):
         raise UsageError("--tls-cert and --tls-key go with --tls-port")
     try:
+        # The measurement plane needs the standard library only (and never imports these); the
+        # web plane, in a process of its own beside it, needs the extra. Found, not imported.
+        for module in ("starlette", "uvicorn"):
+            if importlib.util.find_spec(module) is None:
+                raise ModuleNotFoundError(f"No module named {module!r}", name=module)
         from homecheck.server.serve import Tls, serve
     except ImportError as exc:
         if (exc.name or "").split(".")[0] not in EXTRA_MODULES:
