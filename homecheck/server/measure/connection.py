@@ -240,6 +240,9 @@ class Connection(asyncio.BufferedProtocol):
         """No request in progress: the connection may be closed to make room for another."""
         return self.state is State.HEAD and not self.head
 
+    def reading_head(self) -> bool:
+        return self.state is State.HEAD
+
     def check(self, now: float) -> None:
         """Close the connection if it is past one of its bounds (see the module docstring)."""
         limits = self.plane.limits

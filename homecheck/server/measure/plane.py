@@ -134,13 +134,16 @@ class MeasurementPlane:
         self.connections[connection] = None
         if len(self.connections) <= self.limits.max_connections:
             return
-        # At the bound: the oldest connection with no request in progress makes room.
-        for other in self.connections:
-            if other is not connection and other.idle_state():
-                other.abort()
-                self.connections.pop(other, None)
-                return
-        connection.abort()  # every other one is busy with a request: this one waits its turn
+        # At the bound: the oldest connection with no request in progress makes room; failing
+        # that, the oldest still sending its head (a real client sends it at once; one that
+        # dribbles it would otherwise hold its place until the head timeout).
+        for waiting in (Connection.idle_state, Connection.reading_head):
+            for other in self.connections:
+                if other is not connection and waiting(other):
+                    other.abort()
+                    self.connections.pop(other, None)
+                    return
+        connection.abort()  # every other one is busy with a transfer: this one waits its turn
 
     def disconnected(self, connection: Connection) -> None:
         self.connections.pop(connection, None)
@@ -249,12 +252,12 @@ class MeasurementPlane:
 
     def _upload(self, connection: Connection, request: Request, rest: memoryview) -> None:
         session, seconds = self._transfer(request)
-        query_whole(request, "stream", 0, MAX_STREAM_ID, 0)
+        stream = query_whole(request, "stream", 0, MAX_STREAM_ID, 0)
         if request.content_length is None and not request.chunked:
             raise BadRequest(411, "an upload needs a Content-Length (or chunked encoding)")
         if (request.content_length or 0) > self.limits.max_request_bytes:
             raise BadRequest(413, f"at most {self.limits.max_request_bytes} bytes per upload")
-        upload = Upload(connection, session, seconds, request)
+        upload = Upload(connection, session, seconds, request, stream)
         connection.state = State.UPLOAD
         connection.upload = upload
         if request.expect_continue:

@@ -118,7 +118,12 @@ class Download:
 
 class Upload:
     def __init__(
-        self, connection: Connection, session: Session, seconds: float, request: Request
+        self,
+        connection: Connection,
+        session: Session,
+        seconds: float,
+        request: Request,
+        stream: int,
     ) -> None:
         self.connection = connection
         self.session = session
@@ -132,7 +137,6 @@ class Upload:
         self.progress_at = self.started
         self.base = wire.bytes_received(connection.sock)
         self.kernel_last = 0
-        stream = int(request.query.get("stream", ["0"])[0] or 0)
         start = round(session.elapsed(self.started), 4)
         self.samples = session.record_upload(stream, start, self.base is not None)
         self.done = False

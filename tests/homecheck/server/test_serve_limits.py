@@ -78,6 +78,23 @@ def test_at_the_connection_bound_idle_ones_make_room(serve_factory: Callable[...
             sock.close()
 
 
+def test_at_the_connection_bound_slow_heads_make_room_too(
+    serve_factory: Callable[..., Served],
+) -> None:
+    served = serve_factory("--max-connections", "16", "--head-timeout", "30")
+    slow = []
+    for _ in range(30):  # each has begun a head it never finishes
+        sock = socket.create_connection(("127.0.0.1", served.port))
+        sock.sendall(b"GET /api/speed/ HTTP/1.1\r\n")
+        slow.append(sock)
+    try:
+        status, _ = call(served.port, "GET", "/api/speed/", timeout=5)
+        assert status == 200
+    finally:
+        for sock in slow:
+            sock.close()
+
+
 def _open_from(port: int, source: str) -> tuple[int, dict[str, object]]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5, source_address=(source, 0))
     try:
@@ -141,7 +158,7 @@ def test_bad_numbers_in_a_query_are_400(
     loopback_server: Served, token: str, method: str, path: str, field: str, value: str
 ) -> None:
     if field == "stream" and value in ("0", "31"):
-        value = "1000000"  # in range for seconds, not for a stream id
+        value = "1000000" if value == "0" else "2.5"  # fine as seconds, not as a stream id
     body = b"x" * 10 if method == "POST" else None
     status, raw = call(loopback_server.port, method, path.format(token=token, value=value), body)
     assert status == 400, raw
