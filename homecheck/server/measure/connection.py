@@ -73,6 +73,8 @@ class Connection(asyncio.BufferedProtocol):
         self.upload: Upload | None = None
         self.download: Download | None = None
         self.paused = False
+        # Bytes after the current request's head that no body took: a pipelined next request.
+        self.rest = memoryview(b"")
 
     # asyncio.BufferedProtocol -----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -133,21 +135,24 @@ class Connection(asyncio.BufferedProtocol):
             if not view:
                 return
             self.first_byte_at = time.monotonic()
-        searched = max(0, len(self.head) - 3)
         self.head += view  # a read that brings the head may bring body bytes after it
-        end = self.head.find(b"\r\n\r\n", searched)
+        self._try_head()
+
+    def _try_head(self) -> None:
+        """Dispatch the request once its head is complete (the search is bounded)."""
+        if self.state is not State.HEAD or not self.head:
+            return
+        end = self.head.find(b"\r\n\r\n", 0, MAX_HEAD_BYTES + 4)
         if end < 0:
             if len(self.head) > MAX_HEAD_BYTES:
                 self.refuse(431, f"the request head is over {MAX_HEAD_BYTES} bytes", close=True)
-            return
-        if end > MAX_HEAD_BYTES:
-            self.refuse(431, f"the request head is over {MAX_HEAD_BYTES} bytes", close=True)
             return
         head = bytes(self.head[:end])
         # The rest (body bytes, a pipelined request) is read from the old buffer.
         rest = memoryview(self.head)[end + 4 :]
         self.head = bytearray()
         self.request = parse_head(head)
+        self.rest = rest
         self.plane.dispatch(self, self.request, rest)
 
     def read_json(self, route: Any, rest: memoryview) -> None:
@@ -157,6 +162,7 @@ class Connection(asyncio.BufferedProtocol):
         if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
             self.refuse(413, f"a JSON body is at most {MAX_JSON_BYTES} bytes", close=True)
             return
+        self.rest = memoryview(b"")  # the body's, read below
         self.json_route = route
         self.json_length = request.content_length or 0
         self.json_chunks = ChunkedBody(keep=MAX_JSON_BYTES) if request.chunked else None
@@ -193,7 +199,7 @@ class Connection(asyncio.BufferedProtocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
 
-    def respond(self, data: bytes, close: bool = False, rest: memoryview | None = None) -> None:
+    def respond(self, data: bytes, close: bool = False) -> None:
         """A complete reply to the current request; then the next request, or the close."""
         self.write(data)
         request = self.request
@@ -204,8 +210,19 @@ class Connection(asyncio.BufferedProtocol):
         self.state = State.HEAD
         self.ready_at = time.monotonic()
         self.first_byte_at = None
+        rest, self.rest = _strip_crlf(self.rest), memoryview(b"")
         if rest:
-            self._head_data(rest)
+            # A pipelined request: kept in order ahead of later reads, and parsed on the next
+            # turn of the loop, so a read full of them never nests one call per request.
+            self.head = bytearray(rest)
+            self.first_byte_at = self.ready_at
+            asyncio.get_running_loop().call_soon(self._pipelined)
+
+    def _pipelined(self) -> None:
+        try:
+            self._try_head()
+        except BadRequest as exc:
+            self.refuse(exc.status, exc.message, close=True)
 
     def refuse(self, status: int, message: str, close: bool = False) -> None:
         """An error reply. `close` when the request's body is not read (or its framing is

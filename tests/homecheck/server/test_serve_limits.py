@@ -188,3 +188,13 @@ def test_bad_numbers_in_json_are_400(
 def test_a_json_body_over_the_bound_is_413(loopback_server: Served) -> None:
     body = b'{"seconds": 10, "pad": "' + b"a" * 2000 + b'"}'
     assert call(loopback_server.port, "POST", "/api/speed/session", body)[0] == 413
+
+
+def test_pipelined_requests_are_all_answered_in_order(loopback_server: Served) -> None:
+    sock = socket.create_connection(("127.0.0.1", loopback_server.port), timeout=5)
+    one = b"GET /api/speed/ HTTP/1.1\r\nHost: x\r\n\r\n"
+    last = b"GET /api/speed/nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    sock.sendall(one * 3000 + last)  # one read full of them: no recursion, no loss
+    _, data = _closed_within(sock, 10)
+    assert data.count(b"HTTP/1.1 200 OK") == 3000
+    assert data.rstrip().endswith(b'{"error":"no such endpoint"}')
