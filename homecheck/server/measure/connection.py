@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from homecheck.server.measure.http import (
     MAX_HEAD_BYTES,
@@ -35,10 +36,7 @@ from homecheck.server.measure.http import (
     error,
     parse_head,
 )
-
-if TYPE_CHECKING:
-    from homecheck.server.measure.plane import MeasurementPlane
-    from homecheck.server.measure.transfers import Download, Upload
+from homecheck.server.sessions import Limits
 
 READ_BYTES = 1 << 20
 LINGER_S = 1.0
@@ -55,8 +53,37 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
+class Plane(Protocol):
+    """What a connection needs of the plane (plane.py)."""
+
+    limits: Limits
+    stopping: threading.Event
+    STOPPING: str
+
+    def connected(self, connection: Connection) -> None: ...
+    def disconnected(self, connection: Connection) -> None: ...
+    def dispatch(self, connection: Connection, request: Request, rest: memoryview) -> None: ...
+
+
+class Download(Protocol):
+    """What a connection needs of its download (transfers.py)."""
+
+    progress_at: float
+
+    def end(self, gone: bool = False) -> None: ...
+    def resumed(self) -> None: ...
+
+
+class Upload(Protocol):
+    """What a connection needs of its upload (transfers.py)."""
+
+    def data(self, view: memoryview) -> None: ...
+    def finish(self, stopped: str) -> None: ...
+    def connection_lost(self) -> None: ...
+
+
 class Connection(asyncio.BufferedProtocol):
-    def __init__(self, plane: MeasurementPlane) -> None:
+    def __init__(self, plane: Plane) -> None:
         self.plane = plane
         self.transport: asyncio.Transport | None = None
         self.sock: Any = None
