@@ -56,6 +56,8 @@ class Download:
         self.progress_at = time.monotonic()
         self.scheduled = False
         self.ended = False
+        transport = connection.transport
+        self.tls = transport is not None and transport.get_extra_info("sslcontext") is not None
 
     def start(self, keep_alive: bool) -> None:
         self.session.transfers += 1
@@ -76,19 +78,23 @@ class Download:
         transport = connection.transport
         if transport is None or transport.is_closing():
             return
-        for _ in range(BURST_BLOCKS):
+        for _ in range(1 if self.tls else BURST_BLOCKS):
             if connection.paused:
                 return  # resume_writing calls pump again
+            if transport.is_closing():
+                return  # a write failed (the client reset): connection_lost ends the download
             left = limit - self.sent
-            if left >= len(self.block):
-                transport.write(self.chunk_head)
-                transport.write(self.block)
-                self.sent += len(self.block)
+            block = self.block if left >= len(self.block) else self.block[:left]
+            head = self.chunk_head if block is self.block else b"%x\r\n" % left
+            if self.tls:
+                # One write per turn: a TLS transport does not show a failed write of the
+                # socket below it until the loop turns, and asyncio logs writes after a loss.
+                transport.write(b"".join((head, block, b"\r\n")))
             else:
-                transport.write(b"%x\r\n" % left)
-                transport.write(self.block[:left])
-                self.sent += left
-            transport.write(b"\r\n")
+                transport.write(head)
+                transport.write(block)  # no copy: the kernel takes it from the shared block
+                transport.write(b"\r\n")
+            self.sent += len(block)
             self.progress_at = self.session.last_seen = now
             if self.sent >= limit:
                 break

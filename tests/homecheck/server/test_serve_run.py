@@ -100,6 +100,7 @@ class Crowd:
         self.thread.join(5)
         for key in list(self.selector.get_map().values()):
             key.fileobj.close()  # type: ignore[union-attr]
+        self.selector.close()
 
 
 @pytest.fixture
@@ -112,7 +113,8 @@ def crowd() -> Iterator[Callable[[int], Crowd]]:
 
     yield make
     for each in made:
-        each.close()
+        if not each.stop.is_set():
+            each.close()
 
 
 def test_idle_and_slow_connections_do_not_stop_a_real_run(
@@ -130,6 +132,15 @@ def test_idle_and_slow_connections_do_not_stop_a_real_run(
     # (10 s idle, 5 s head by default) and the crowd came back.
     assert held.closed_by_server["slow"] >= 5 and held.closed_by_server["idle"] >= 150
     assert time.monotonic() - began < 45
+    held.close()
+    assert _quiet_stop(served) == "homecheck serve: stopped"  # nothing logged on the way
+
+
+def _quiet_stop(served: Served) -> str:
+    """Stop the server (Ctrl-C); what it wrote to stderr."""
+    served.process.send_signal(signal.SIGINT)
+    assert served.process.wait(10) == 0
+    return (served.process.stderr.read() if served.process.stderr else "").strip()
 
 
 def test_sigterm_during_a_run_is_reported_as_the_server_stopping(
@@ -192,11 +203,13 @@ def test_an_https_server_is_measured_by_the_client(
     methods = {m["metric"]: m["method"] for m in probe["measurements"]}
     assert "over TLS" in methods["network.download_mbps"]
     assert "over TLS" in methods["network.upload_mbps"]
+    assert values["network.download_mbps"] > 100 and values["network.upload_mbps"] > 100
 
     # Without the test CA the client does not trust the server, and says so plainly.
     probe = _network(_run(served.tls_url, env={"SSL_CERT_FILE": str(tmp_path / "none.pem")}))
     assert "does not trust the test server's certificate" in str(probe["reason"])
     assert "127.0.0.1" not in str(probe["reason"])
+    assert _quiet_stop(served) == "homecheck serve: stopped"
 
 
 @pytest.mark.parametrize("problem", ["missing cert", "missing key", "key of another cert"])
