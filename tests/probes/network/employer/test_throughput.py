@@ -1,5 +1,5 @@
-"""The download stream's reading of HTTP answers: against a real `homecheck serve`, and against a
-small HTTP server on 127.0.0.1 that refuses every download."""
+"""The streams' reading of HTTP answers: against a real `homecheck serve`, and against a small
+HTTP server on 127.0.0.1 that refuses every download and upload."""
 
 from __future__ import annotations
 
@@ -83,6 +83,10 @@ def test_refused_downloads_are_the_servers_doing_not_a_slow_line(
     (download,) = [u for u in result.unmeasured if u.metric == Metric.DOWNLOAD_MBPS]
     assert f"refused every download request (HTTP/1.0 {status}" in download.reason
     assert "not with your connection" in download.reason
+    # The upload too: the client reads the server's early answer instead of pushing on.
+    (upload,) = [u for u in result.unmeasured if u.metric == Metric.UPLOAD_MBPS]
+    assert f"refused every upload request (HTTP/1.0 {status}" in upload.reason
+    assert "lost" not in upload.reason
     assert result.duration_s < 0.5 + 3.0 + 3.0 + 3  # gives up on refusals, not at a stall
     judgement = aggregator.judge(profiles.load("voice"), [result])
     (finding,) = [f for f in judgement.findings if f.requirement.metric == Metric.DOWNLOAD_MBPS]
