@@ -52,6 +52,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import ClassVar, TypeVar
 
@@ -135,22 +136,32 @@ class NetworkProbe:
         started = time.monotonic()
         idle_s = context.options.duration_s or t.idle_s
         context.progress(0.0, "contacting the test server")
-        session = speed_session.open_session(
-            url, seconds=self.expected_seconds(context.options) + 30, timeout_s=t.connect_timeout_s
-        )
+        seconds = self.expected_seconds(context.options) + 30
+        opened = [speed_session.open_session(url, seconds, timeout_s=t.connect_timeout_s)]
+
+        def renew() -> speed_session.Session:
+            speed_session.close_session(opened[-1])
+            opened.append(speed_session.open_session(url, seconds, t.connect_timeout_s))
+            return opened[-1]
+
         run = Run(
             started=started, stability=context.options.duration_s is not None, window_s=t.window_s
         )
         try:
-            self._phases(context, session, run, idle_s)
+            self._phases(context, opened[0], run, idle_s, renew)
         finally:
-            speed_session.close_session(session)
+            speed_session.close_session(opened[-1])
         run.ended = time.monotonic()
         run.cancelled = context.cancelled.is_set()
         return network_result.build(self.name, run)
 
     def _phases(
-        self, context: ProbeContext, session: speed_session.Session, run: Run, idle_s: float
+        self,
+        context: ProbeContext,
+        session: speed_session.Session,
+        run: Run,
+        idle_s: float,
+        renew: Callable[[], speed_session.Session],
     ) -> None:
         stop = context.cancelled
         total = self.expected_seconds(context.options)
@@ -178,6 +189,10 @@ class NetworkProbe:
                     run.lost, run.server_stopped = False, True
                 return
             run.phase_end(Phase.IDLE)
+            if not run.udp_ok:
+                # No echo packets went through: the server saw no test traffic all this quiet
+                # stretch and may have ended the session (its idle timeout); start a fresh one.
+                session = renew()
             for direction in Direction:
                 phase = Phase(direction.value)
                 for marker in markers:

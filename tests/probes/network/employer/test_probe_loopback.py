@@ -12,6 +12,9 @@ from homecheck.model import Cause, ProbeResult
 from homecheck.probe import ProbeContext, ProbeOptions
 from homecheck.runner import run_probes
 from probes.network import NetworkProbe, Timing, connection
+from probes.network.employer import session as speed_session
+from probes.network.employer.loss_stream import LossStream
+from probes.network.employer.voice_stream import CallStream
 from tests.support.serve import Served
 
 # Facts about the adapter and DNS (probes/network/connection.py), measured whatever the server does.
@@ -152,3 +155,28 @@ def test_stopped_in_the_first_second_gives_no_jitter_loss_or_mos(loopback_server
               "network.loss_down_pct", "network.mos"}  # fmt: skip
     assert not spread & set(values)
     assert spread <= {u.metric for u in result.unmeasured}
+
+
+class _NoUdp(NetworkProbe):
+    """The probe where UDP is blocked: no echo stream starts, so the quiet stretch is timed with
+    TCP connections only and carries no test traffic."""
+
+    def _start_stream(self, session: speed_session.Session) -> CallStream | None:
+        return None
+
+    def _start_loss(self, session: speed_session.Session) -> LossStream | None:
+        return None
+
+
+def test_without_udp_a_long_quiet_stretch_does_not_lose_the_session(
+    serve_factory: Callable[..., Served],
+) -> None:
+    # The server ends a session without test traffic after its idle timeout (1 s here); the
+    # quiet stretch (2.5 s) carries none when UDP is blocked, so the speed phases need a fresh one.
+    served = serve_factory("--idle-timeout", "1")
+    probe = _NoUdp(Timing(idle_s=2.5, load_s=1.0, streams=1))
+    outcome = run_probes([probe], ProbeOptions(server=served.url, dns_names=("localhost",)))
+    values = _values(outcome.results[0])
+    assert values["network.udp_ok"] is False
+    assert float(values["network.download_mbps"]) > 100  # type: ignore[arg-type]
+    assert float(values["network.upload_mbps"]) > 100  # type: ignore[arg-type]
