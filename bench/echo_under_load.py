@@ -53,16 +53,17 @@ ExtraLoad = Callable[[str, threading.Event], None]
 class Stage:
     name: str
     rtts_ms: list[float]
+    holds_ms: list[float]  # from the server's kernel receive stamp to its answer
     lost: int
     download_mbps: float | None = None
 
-    def median(self) -> float:
-        return statistics.median(self.rtts_ms) if self.rtts_ms else float("nan")
 
-    def p95(self) -> float:
-        if len(self.rtts_ms) < 20:
-            return float("nan")
-        return statistics.quantiles(self.rtts_ms, n=20)[-1]
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1] if len(values) >= 20 else float("nan")
 
 
 def start_server(tests: int) -> tuple[subprocess.Popen[str], str, str]:
@@ -83,14 +84,15 @@ def start_server(tests: int) -> tuple[subprocess.Popen[str], str, str]:
     return proc, found.group(1), line
 
 
-def echo_stage(url: str, seconds: float) -> tuple[list[float], int]:
-    """Round trips (ms) of the call-like stream for `seconds`, and the packets not answered."""
+def echo_stage(url: str, seconds: float) -> tuple[list[float], list[float], int]:
+    """Round trips (ms) of the call-like stream for `seconds`, how long the server held each
+    (ms, its own stamps: the wait in its event loop), and the packets not answered."""
     session = speed_session.open_session(url, seconds + 30, 3.0)
     assert session.udp_address is not None
     sock = socket.socket(session.endpoint.family, socket.SOCK_DGRAM)
     sock.connect(session.udp_address)
     sock.settimeout(0.5)
-    rtts, lost = [], 0
+    rtts, holds, lost = [], [], 0
     began = time.monotonic()
     seq = 0
     try:
@@ -105,13 +107,14 @@ def echo_stage(url: str, seconds: float) -> tuple[list[float], int]:
                     break
                 if reply is not None and reply.seq == seq:
                     rtts.append((time.perf_counter() - sent_at) * 1000)
+                    holds.append((reply.server_tx_ns - reply.server_rx_ns) / 1e6)
                     break
             seq += 1
             time.sleep(max(0.0, sent_at + INTERVAL_S - time.perf_counter()))
     finally:
         sock.close()
         speed_session.close_session(session)
-    return rtts, lost
+    return rtts, holds, lost
 
 
 def _download_test(url: str, streams: int, seconds: float, results: Any) -> None:
@@ -135,8 +138,7 @@ def run(
     proc, url, line = start_server(tests)
     stages = []
     try:
-        rtts, lost = echo_stage(url, seconds)
-        stages.append(Stage("idle", rtts, lost))
+        stages.append(Stage("idle", *echo_stage(url, seconds)))
         loads: list[tuple[str, ExtraLoad | None]] = [(f"{tests} tests downloading", None)]
         if extra_load is not None:
             loads.append((f"{tests} tests downloading + extra load", extra_load))
@@ -172,26 +174,28 @@ def _loaded(
         extra_thread = threading.Thread(target=extra, args=(line, stop), daemon=True)
         extra_thread.start()
     time.sleep(1.5)
-    rtts, lost = echo_stage(url, seconds - 1.0)
+    rtts, holds, lost = echo_stage(url, seconds - 1.0)
     stop.set()
     rates = [results.get(timeout=60) for _ in workers]
     for worker in workers:
         worker.join(30)
     if extra_thread is not None:
         extra_thread.join(10)
-    return Stage(name, rtts, lost, sum(rates))
+    return Stage(name, rtts, holds, lost, sum(rates))
 
 
 def print_table(stages: list[Stage], tests: int, streams: int) -> None:
-    print(f"\nUDP echo round trip on 127.0.0.1 (172-byte packets, 50/s; {tests} tests x "
-          f"{streams} streams when loaded)")  # fmt: skip
-    print(f"  {'stage':42} {'median ms':>10} {'p95 ms':>8} {'answered':>9} {'lost':>5} "
-          f"{'downloads Mbit/s':>17}")  # fmt: skip
+    print(f"\nUDP echo on 127.0.0.1 (172-byte packets, 50/s; {tests} tests x {streams} streams "
+          "downloading when loaded). Round trip as the client sees it; held: from the server's "
+          "kernel receive stamp to its answer (its event loop's wait)")  # fmt: skip
+    print(f"  {'stage':40} {'RTT median':>10} {'RTT p95':>8} {'held med':>9} {'held p95':>9} "
+          f"{'answered':>8} {'lost':>5} {'downloads Mbit/s':>17}")  # fmt: skip
     for stage in stages:
         rate = "—" if stage.download_mbps is None else f"{stage.download_mbps:.0f}"
         print(
-            f"  {stage.name:42} {stage.median():10.3f} {stage.p95():8.3f} "
-            f"{len(stage.rtts_ms):9d} {stage.lost:5d} {rate:>17}"
+            f"  {stage.name:40} {median(stage.rtts_ms):10.3f} {p95(stage.rtts_ms):8.3f} "
+            f"{median(stage.holds_ms):9.3f} {p95(stage.holds_ms):9.3f} "
+            f"{len(stage.rtts_ms):8d} {stage.lost:5d} {rate:>17}"
         )
     print(f"\nmachine load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 

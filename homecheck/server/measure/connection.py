@@ -59,6 +59,7 @@ class Plane(Protocol):
     limits: Limits
     stopping: threading.Event
     STOPPING: str
+    downloads: int  # running now (they share each turn of the loop)
 
     def connected(self, connection: Connection) -> None: ...
     def disconnected(self, connection: Connection) -> None: ...

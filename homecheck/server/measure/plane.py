@@ -62,6 +62,7 @@ class MeasurementPlane:
         self.echo = UdpEcho(udp_socket, self.sessions) if udp_socket is not None else None
         self.stopping = threading.Event()  # read by the loss probe's downstream bursts
         self.connections: dict[Connection, None] = {}  # in the order they were opened
+        self.downloads = 0
         self.block = memoryview(os.urandom(BLOCK_BYTES))
         self._stop_requested: asyncio.Event | None = None
 

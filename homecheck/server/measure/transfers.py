@@ -3,9 +3,9 @@
 Download: random bytes (one block made at start, so compression anywhere on the path cannot
 inflate the speed) written as HTTP chunks for `seconds`, paced by the transport's flow control:
 the writes stop when the kernel's send buffer and the transport's own buffer are full
-(`pause_writing`) and go on when they drain (`resume_writing`). After a few blocks the writer
-gives the event loop back, so the UDP echo's answers and the other streams are never held up by a
-fast client.
+(`pause_writing`) and go on when they drain (`resume_writing`). The writer gives the event loop
+back after each chunk, and the downloads running share 2 MiB a turn, so the UDP echo's answers
+and the other streams are never held up long by fast clients.
 
 Upload: the body is counted as it is read (connection.py reads it into a shared buffer), and
 every ~100 ms the session's record for the stream gets a sample of the bytes received so far, as
@@ -35,7 +35,11 @@ if TYPE_CHECKING:
     from homecheck.server.measure.connection import Connection
 
 SAMPLE_S = 0.1
-BURST_BLOCKS = 4  # blocks written before the event loop is given back
+# Bytes all downloads together write in one turn of the event loop, shared by the downloads
+# running: the UDP echo is answered between turns, so a turn must stay short (2 MiB is about a
+# millisecond of copying), while a lone test still writes large chunks (little overhead a byte).
+TURN_BYTES = 2 << 20
+MIN_CHUNK_BYTES = 32 << 10
 DOWNLOAD_HEAD = (
     b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nCache-Control: no-store\r\n"
     b"Transfer-Encoding: chunked\r\n"
@@ -50,7 +54,7 @@ class Download:
         self.session = session
         self.limits: Limits = connection.plane.limits
         self.block = block
-        self.chunk_head = b"%x\r\n" % len(block)
+        self.offset = 0  # where the next chunk starts in the block
         self.deadline = time.monotonic() + seconds
         self.sent = 0
         self.progress_at = time.monotonic()
@@ -61,6 +65,7 @@ class Download:
 
     def start(self, keep_alive: bool) -> None:
         self.session.transfers += 1
+        self.connection.plane.downloads += 1
         head = DOWNLOAD_HEAD + (b"\r\n" if keep_alive else b"Connection: close\r\n\r\n")
         self.connection.write(head)
         self.pump()
@@ -78,39 +83,42 @@ class Download:
         transport = connection.transport
         if transport is None or transport.is_closing():
             return
-        for _ in range(1 if self.tls else BURST_BLOCKS):
-            if connection.paused:
-                return  # resume_writing calls pump again
-            if transport.is_closing():
-                return  # a write failed (the client reset): connection_lost ends the download
-            left = limit - self.sent
-            block = self.block if left >= len(self.block) else self.block[:left]
-            head = self.chunk_head if block is self.block else b"%x\r\n" % left
-            if self.tls:
-                # One write per turn: a TLS transport does not show a failed write of the
-                # socket below it until the loop turns, and asyncio logs writes after a loss.
-                transport.write(b"".join((head, block, b"\r\n")))
-            else:
-                transport.write(head)
-                transport.write(block)  # no copy: the kernel takes it from the shared block
-                transport.write(b"\r\n")
-            self.sent += len(block)
-            self.progress_at = self.session.last_seen = now
-            if self.sent >= limit:
-                break
+        if connection.paused:
+            return  # resume_writing schedules pump again
+        # One chunk per download per turn of the loop, the turn's bytes shared among them.
+        share = TURN_BYTES // max(1, connection.plane.downloads)
+        size = min(max(MIN_CHUNK_BYTES, share), len(self.block), limit - self.sent)
+        start = self.offset if self.offset + size <= len(self.block) else 0
+        chunk = self.block[start : start + size]
+        self.offset = start + size
+        head = b"%x\r\n" % size
+        if self.tls:
+            # One write: a TLS transport does not show a failed write of the socket below it
+            # until the loop turns, and asyncio logs every write after a loss.
+            transport.write(b"".join((head, chunk, b"\r\n")))
+        else:
+            transport.write(head)
+            transport.write(chunk)  # no copy: the kernel takes it from the shared block
+            transport.write(b"\r\n")
+        self.sent += size
+        self.progress_at = self.session.last_seen = now
         self.scheduled = True
         asyncio.get_running_loop().call_soon(self.pump)
 
     def resumed(self) -> None:
+        # Scheduled, not called: a write from inside resume_writing that fails makes asyncio
+        # (3.11) report the connection lost twice.
         self.progress_at = time.monotonic()
         if not self.scheduled:
-            self.pump()
+            self.scheduled = True
+            asyncio.get_running_loop().call_soon(self.pump)
 
     def end(self, gone: bool = False) -> None:
         if self.ended:
             return
         self.ended = True
         self.session.transfers -= 1
+        self.connection.plane.downloads -= 1
         self.session.last_seen = time.monotonic()
         connection = self.connection
         connection.download = None
