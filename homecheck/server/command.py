@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from homecheck.errors import UsageError
 from homecheck.server.sessions import Limits
+from homecheck.server.web.options import WebOptions, check_options
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -62,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 INSTALL_HINT = "pip install 'homecheck[serve]'"
 # What the server imports from the `serve` extra: a missing one means the extra is not installed.
-EXTRA_MODULES = {"starlette", "uvicorn", "httptools", "h11", "anyio"}
+EXTRA_MODULES = {"starlette", "uvicorn", "httptools", "h11", "anyio", "hypercorn", "h2", "wsproto"}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,6 +93,48 @@ def run(args: argparse.Namespace) -> int:
         serve(args.host, args.port, limits, ready)
     print("homecheck serve: stopped", file=sys.stderr, flush=True)
     return 0
+
+
+# --- The web plane (homecheck/server/web/): its own port, TLS and reverse-proxy options. ---------
+
+DEFAULT_WEB_PORT = 8766
+
+
+def add_web_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("web plane (the front page; later invites and the dashboard)")
+    group.add_argument(
+        "--web-port",
+        type=_int_in(0, 65535),
+        default=DEFAULT_WEB_PORT,
+        metavar="PORT",
+        help="TCP port of the web plane (default: %(default)s)",
+    )
+    group.add_argument(
+        "--tls-cert",
+        metavar="PEM",
+        help="serve the web plane over https with this certificate (PEM, with its chain)",
+    )
+    group.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert (PEM)")
+    group.add_argument(
+        "--forwarded-allow-ips",
+        metavar="ADDRESSES",
+        help="behind a reverse proxy: its addresses (comma-separated; networks such as "
+        "10.0.0.0/8 too), whose X-Forwarded-For and X-Forwarded-Proto are believed",
+    )
+
+
+def web_options(args: argparse.Namespace, speed_test_url: str | None = None) -> WebOptions:
+    """The web plane's options from the command line, checked before anything listens: a bad
+    certificate or key is one line and exit 2 (WebPlaneError is a HomecheckError)."""
+    options = WebOptions(
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        idle_timeout_s=float(getattr(args, "idle_timeout", WebOptions.idle_timeout_s)),
+        speed_test_url=speed_test_url,
+    )
+    check_options(options)
+    return options
 
 
 def _int_in(low: int, high: int) -> Callable[[str], int]:
