@@ -107,6 +107,12 @@ def test_silent_and_slow_clients_lock_nobody_out_and_are_closed_after_the_idle_t
             assert client.sent < 40
 
         assert timed_get(running.port)[0] == 200
+        slow_closed = sorted(round(client.closed_after or 0, 2) for client in slow)
+        print(
+            f"\nidle {IDLE_TIMEOUT_S} s: {NORMAL_REQUESTS} requests under attack, slowest "
+            f"{slowest * 1000:.1f} ms; {SILENT_SOCKETS} silent sockets all closed by "
+            f"{closed_at:.2f} s; slow-header clients closed after {slow_closed} s"
+        )
     finally:
         for sock in silent:
             sock.close()
