@@ -45,7 +45,7 @@ from probes.network.employer import throughput
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INTERVAL_S = 0.020
-SERVE = [sys.executable, "-m", "homecheck", "serve", "--port", "0"]
+SERVE = [sys.executable, "-m", "homecheck", "serve", "--port", "0", "--web-port", "0"]
 ExtraLoad = Callable[[str, threading.Event], None]
 
 

@@ -189,7 +189,7 @@ def run_case(case: Case, with_speedtest: bool) -> dict[str, Any]:
 def loopback_ceiling() -> dict[str, Any]:
     """homecheck vs iperf3 on 127.0.0.1 (4 streams each way) and the CPU each used."""
     serve = subprocess.Popen(
-        [sys.executable, "-m", "homecheck", "serve", "--port", "18777"],
+        [sys.executable, "-m", "homecheck", "serve", "--port", "18777", "--web-port", "0"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -141,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve speed-test streams and a UDP echo for `homecheck run --server`.",
     )
     serve_command.add_arguments(serve)
+    serve_command.add_web_arguments(serve)
 
     report = sub.add_parser(
         "report",

@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ("homecheck", "probes", "reports")
-SERVER_ONLY = {"starlette", "uvicorn", "httptools"}
+SERVER_ONLY = {"starlette", "hypercorn"}
 
 
 @pytest.fixture(scope="module")

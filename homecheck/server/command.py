@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from homecheck.errors import UsageError
 from homecheck.server.sessions import Limits
+from homecheck.server.web.options import WebOptions, check_options
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -40,9 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "behind strict firewalls; needs --tls-cert and --tls-key; the UDP echo stays on --port)",
     )
     parser.add_argument(
-        "--tls-cert", metavar="FILE", help="the TLS certificate chain (PEM) for --tls-port"
+        "--tls-cert",
+        metavar="PEM",
+        help="a TLS certificate (PEM, with its chain): the web plane serves https with it, and "
+        "--tls-port the speed test",
     )
-    parser.add_argument("--tls-key", metavar="FILE", help="its private key (PEM)")
+    parser.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert (PEM)")
     parser.add_argument(
         "--max-tests",
         type=_int_in(1, 1000),
@@ -100,22 +104,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 INSTALL_HINT = "pip install 'homecheck[serve]'"
 # What the server imports from the `serve` extra: a missing one means the extra is not installed.
-EXTRA_MODULES = {"starlette", "uvicorn", "httptools", "h11", "anyio"}
+EXTRA_MODULES = {"starlette", "h11", "anyio", "hypercorn", "h2", "wsproto", "priority"}
 
 
 def run(args: argparse.Namespace) -> int:
     tls_files = (args.tls_cert, args.tls_key)
     if args.tls_port is not None and None in tls_files:
         raise UsageError("--tls-port needs --tls-cert and --tls-key")
-    if args.tls_port is None and tls_files != (None, None):
-        raise UsageError("--tls-cert and --tls-key go with --tls-port")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together: give both or neither")
     try:
         # The measurement plane needs the standard library only (and never imports these); the
         # web plane, in a process of its own beside it, needs the extra. Found, not imported.
-        for module in ("starlette", "uvicorn"):
+        for module in ("starlette", "hypercorn"):
             if importlib.util.find_spec(module) is None:
                 raise ModuleNotFoundError(f"No module named {module!r}", name=module)
-        from homecheck.server.serve import Tls, serve
+        from homecheck.server.serve import Tls, Web, serve
     except ImportError as exc:
         if (exc.name or "").split(".")[0] not in EXTRA_MODULES:
             raise
@@ -132,19 +136,57 @@ def run(args: argparse.Namespace) -> int:
         max_connections=args.max_connections,
     )
     tls = None if args.tls_port is None else Tls(args.tls_port, args.tls_cert, args.tls_key)
+    web = Web(args.web_port, web_options(args))
 
-    def ready(url: str, udp_port: int, tls_url: str | None) -> None:
+    def ready(url: str, udp_port: int, tls_url: str | None, web_url: str) -> None:
         also = f" and {tls_url}" if tls_url else ""
         print(
             f"homecheck serve: listening on {url}{also} (UDP echo on port {udp_port}); "
-            f"test with: homecheck run --server {tls_url or url}   (Ctrl-C stops)",
+            f"test with: homecheck run --server {tls_url or url}; web plane on {web_url}   "
+            "(Ctrl-C stops)",
             flush=True,
         )
 
     with contextlib.suppress(KeyboardInterrupt):
-        serve(args.host, args.port, limits, ready, tls)
+        serve(args.host, args.port, limits, ready, tls, web)
     print("homecheck serve: stopped", file=sys.stderr, flush=True)
     return 0
+
+
+# --- The web plane (homecheck/server/web/): its own port, TLS and reverse-proxy options. ---------
+
+DEFAULT_WEB_PORT = 8766
+
+
+def add_web_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("web plane (the front page; later invites and the dashboard)")
+    group.add_argument(
+        "--web-port",
+        type=_int_in(0, 65535),
+        default=DEFAULT_WEB_PORT,
+        metavar="PORT",
+        help="TCP port of the web plane (default: %(default)s)",
+    )
+    group.add_argument(
+        "--forwarded-allow-ips",
+        metavar="ADDRESSES",
+        help="behind a reverse proxy: its addresses (comma-separated; networks such as "
+        "10.0.0.0/8 too), whose X-Forwarded-For and X-Forwarded-Proto are believed",
+    )
+
+
+def web_options(args: argparse.Namespace, speed_test_url: str | None = None) -> WebOptions:
+    """The web plane's options from the command line, checked before anything listens: a bad
+    certificate or key is one line and exit 2 (WebPlaneError is a HomecheckError)."""
+    options = WebOptions(
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        idle_timeout_s=float(getattr(args, "idle_timeout", WebOptions.idle_timeout_s)),
+        speed_test_url=speed_test_url,
+    )
+    check_options(options)
+    return options
 
 
 def _int_in(low: int, high: int) -> Callable[[str], int]:

@@ -4,8 +4,10 @@ loop (and, beside it, the web plane in a process of its own).
 The two planes: the measurement plane (homecheck/server/measure/: /api/speed, the UDP echo and
 the loss probe, on `--port`, and with TLS on `--tls-port`) is the main process, on the standard
 library alone, so nothing else shares its event loop, its GIL or its connection budget: a slow
-page never delays an echo answer or a transfer's pacing. The web plane (homecheck/server/web/)
-is started and stopped where marked below.
+page never delays an echo answer or a transfer's pacing. The web plane (homecheck/server/web/: the
+front page, later invites, submissions and the dashboard) runs in a child process on `--web-port`,
+on a socket bound here like the others; it is stopped (through a pipe, so Windows too) once the
+measurement plane has stopped.
 
 Every socket is bound, and the TLS certificate loaded, before anything runs, so a port in use or
 a bad certificate is one clear line (ServeError) and the ready message only appears once clients
@@ -23,13 +25,14 @@ import socket
 import ssl
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import FrameType
 from typing import Any
 
 from homecheck.errors import HomecheckError
 from homecheck.server.measure.plane import MeasurementPlane
 from homecheck.server.sessions import Limits
+from homecheck.server.web.options import WebOptions
 
 # The event loop the plane runs in (tests/support/windows.py swaps in a loop without add_reader,
 # as Windows' ProactorEventLoop).
@@ -50,14 +53,27 @@ class Tls:
     key: str
 
 
+@dataclass(frozen=True)
+class Web:
+    """The web plane listens on `port` (0: any free port) in a process of its own."""
+
+    port: int
+    options: WebOptions
+
+
 def serve(
     host: str,
     port: int,
     limits: Limits,
-    on_ready: Callable[[str, int, str | None], None] | None = None,
+    on_ready: Callable[[str, int, str | None, str], None] | None = None,
     tls: Tls | None = None,
+    web: Web | None = None,
 ) -> None:
-    """Serve until stopped. `on_ready(url, udp_port, tls_url)` once clients can connect."""
+    """Serve until stopped. `on_ready(url, udp_port, tls_url, web_url)` once clients can
+    connect."""
+    from homecheck.server.web import WebPlane  # after the checks: it spawns, on Windows too
+
+    web = web or Web(0, WebOptions())
     family = _family(host)
     context = _tls_context(tls) if tls is not None else None
     bound: list[socket.socket] = []
@@ -72,22 +88,33 @@ def serve(
             tls_sock = _bind(family, socket.SOCK_STREAM, host, tls.port, "--tls-port")
             bound.append(tls_sock)
             listeners.append((tls_sock, context))
-        for sock, _ in listeners:
+        web_sock = _bind(family, socket.SOCK_STREAM, host, web.port, "--web-port")
+        bound.append(web_sock)
+        for sock in [*(s for s, _ in listeners), web_sock]:
             sock.listen(1024)
         _room_for(limits.max_connections)
         shown = f"[{host}]" if family == socket.AF_INET6 else host
         plane = MeasurementPlane(limits, udp)
 
+        url = f"http://{shown}:{bound_port}"
+        tls_url = None
+        if tls is not None:
+            tls_url = f"https://{shown}:{listeners[1][0].getsockname()[1]}"
+        scheme = "https" if web.options.tls else "http"
+        web_url = f"{scheme}://{shown}:{web_sock.getsockname()[1]}"
+        options = replace(web.options, speed_test_url=tls_url or url)
+        web_plane = WebPlane(web_sock, options)
+        web_plane.start()
+
         def ready() -> None:
             if on_ready is not None:
-                tls_url = None
-                if tls is not None:
-                    tls_url = f"https://{shown}:{listeners[1][0].getsockname()[1]}"
-                on_ready(f"http://{shown}:{bound_port}", bound_port, tls_url)
+                on_ready(url, bound_port, tls_url, web_url)
 
-        # The web plane (homecheck/server/web/, a process of its own) starts here, on a socket
-        # bound above like the others, and stops in the `finally` below.
-        problem = _run(plane, listeners, ready)
+        try:
+            problem = _run(plane, listeners, ready)
+        finally:
+            web_plane.stop()
+        problem = problem or web_plane.problem()
     finally:
         for sock in bound:
             sock.close()

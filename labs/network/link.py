@@ -291,6 +291,8 @@ class Link:
                 self.server_addr,
                 "--port",
                 str(port),
+                "--web-port",
+                "0",
                 *extra,
             ],
         )

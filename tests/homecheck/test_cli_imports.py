@@ -10,14 +10,14 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("numpy", "psutil", "speedtest", "sounddevice", "starlette", "uvicorn", "httptools")
+HEAVY = ("numpy", "psutil", "speedtest", "sounddevice", "starlette", "hypercorn")
 
 # A finder that refuses the server stack, as a plain `pip install homecheck` leaves it.
 WITHOUT_EXTRA = """
 import importlib.abc, sys
 class NoServerStack(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {"starlette", "uvicorn", "httptools"}:
+        if name.split(".")[0] in {"starlette", "hypercorn"}:
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
         return None
 sys.meta_path.insert(0, NoServerStack())

@@ -28,7 +28,7 @@ def start_serve(*extra: str, module: str = "homecheck") -> Served:
     """`homecheck serve` on 127.0.0.1 and a free port, started as a user would (the CLI);
     `module="tests.support.windows"` starts it as it runs on Windows."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", module, "serve", "--port", "0", *extra],
+        [sys.executable, "-m", module, "serve", "--port", "0", "--web-port", "0", *extra],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

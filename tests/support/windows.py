@@ -17,6 +17,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
+from multiprocessing import reduction
 from typing import Any
 
 TICK_NS = 15_625_000
@@ -35,6 +36,19 @@ class SocketWithoutRecvmsg(socket.socket):
     @property
     def recvmsg(self) -> Any:
         raise AttributeError("'socket' object has no attribute 'recvmsg'")
+
+
+def _reduce_socket(sock: socket.socket) -> tuple[Any, tuple[Any, ...]]:
+    """How multiprocessing hands a socket to the web plane's child, for this subclass too (its
+    pickler looks reducers up by exact type): the descriptor, duplicated (POSIX)."""
+    return _rebuild_socket, (reduction.DupFd(sock.fileno()), sock.family, sock.type, sock.proto)
+
+
+def _rebuild_socket(dup: Any, family: int, kind: int, proto: int) -> socket.socket:
+    return socket.socket(family, kind, proto, fileno=dup.detach())
+
+
+reduction.register(SocketWithoutRecvmsg, _reduce_socket)
 
 
 class ProactorLikeLoop(asyncio.SelectorEventLoop):

@@ -169,7 +169,16 @@ def test_udp_echo_is_rate_limited(loopback_server: Served) -> None:
 
 def test_port_in_use_is_one_clear_line(loopback_server: Served) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "homecheck", "serve", "--port", str(loopback_server.port)],
+        [
+            sys.executable,
+            "-m",
+            "homecheck",
+            "serve",
+            "--port",
+            str(loopback_server.port),
+            "--web-port",
+            "0",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -25,7 +25,18 @@ from tests.support.environment import need
 from tests.support.serve import ROOT, Served
 
 RUN = [sys.executable, "-m", "homecheck", "run", "--only", "network", "--server"]
-SERVE = [sys.executable, "-m", "homecheck", "serve", "--port", "0", "--tls-port", "0"]
+SERVE = [
+    sys.executable,
+    "-m",
+    "homecheck",
+    "serve",
+    "--port",
+    "0",
+    "--tls-port",
+    "0",
+    "--web-port",
+    "0",
+]
 MEASURED = ("network.download_mbps", "network.upload_mbps", "network.latency_ms")
 
 

@@ -1,4 +1,4 @@
-"""`homecheck serve` as it runs on Windows (tests/support/windows.py: uvicorn's event loop
+"""`homecheck serve` as it runs on Windows (tests/support/windows.py: the event loop
 cannot watch sockets, as the ProactorEventLoop; sockets have no recvmsg; the wall clock ticks
 every 15.6 ms), on 127.0.0.1."""
 
