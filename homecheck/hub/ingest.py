@@ -43,19 +43,39 @@ SESSION_ID_BYTES = 16
 
 
 class Refused(enum.Enum):
-    """Why a submission (or a test session) is refused, with the HTTP status the web plane gives."""
+    """Why a submission (or a test session) is refused; `status` is the HTTP status to answer."""
 
-    TOO_LARGE = 413
-    NOT_JSON = 400
-    NOT_CANONICAL = 400
-    SCHEMA_INVALID = 422
-    UNKNOWN_INVITE = 404
-    EXPIRED = 410
-    USED_UP = 410
-    UNKNOWN_SESSION = 404
-    OTHER_INVITE = 403
-    EDITED = 409
-    REPLAYED = 409
+    TOO_LARGE = "too_large"
+    NOT_JSON = "not_json"
+    NOT_CANONICAL = "not_canonical"
+    SCHEMA_INVALID = "schema_invalid"
+    UNKNOWN_INVITE = "unknown_invite"
+    EXPIRED = "expired"
+    USED_UP = "used_up"
+    UNKNOWN_SESSION = "unknown_session"
+    OTHER_INVITE = "other_invite"
+    EDITED = "edited"
+    REPLAYED = "replayed"
+
+    @property
+    def status(self) -> int:
+        return _STATUS[self]
+
+
+# Separate from the values: members sharing a status must not become aliases of each other.
+_STATUS = {
+    Refused.TOO_LARGE: 413,
+    Refused.NOT_JSON: 400,
+    Refused.NOT_CANONICAL: 400,
+    Refused.SCHEMA_INVALID: 422,
+    Refused.UNKNOWN_INVITE: 404,
+    Refused.EXPIRED: 410,
+    Refused.USED_UP: 410,
+    Refused.UNKNOWN_SESSION: 404,
+    Refused.OTHER_INVITE: 403,
+    Refused.EDITED: 409,
+    Refused.REPLAYED: 409,
+}
 
 
 class Refusal(HomecheckError):
@@ -65,7 +85,7 @@ class Refusal(HomecheckError):
 
     @property
     def status(self) -> int:
-        return self.reason.value
+        return self.reason.status
 
 
 @dataclass(frozen=True)

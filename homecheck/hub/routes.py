@@ -30,5 +30,5 @@ def keys_route(hub: Hub) -> Route:
 
 def refusal_response(refusal: Refusal) -> Response:
     return JSONResponse(
-        {"error": str(refusal), "reason": refusal.reason.name.lower()}, status_code=refusal.status
+        {"error": str(refusal), "reason": refusal.reason.value}, status_code=refusal.status
     )

@@ -99,50 +99,62 @@ def _one_byte_edited(body: bytes) -> bytes:
     return bytes(edited)
 
 
-def _refusal_cases() -> list[str]:
-    return ["edited", "replayed", "expired", "used_up", "other_invite", "schema_invalid",
-            "too_large", "not_canonical", "unknown_session", "carries_receipt"]  # fmt: skip
+# Each case and the reason it must be refused with.
+REFUSALS = {
+    "edited": Refused.EDITED,
+    "replayed": Refused.REPLAYED,
+    "carries_receipt": Refused.REPLAYED,
+    "expired": Refused.EXPIRED,
+    "used_up": Refused.USED_UP,
+    "other_invite": Refused.OTHER_INVITE,
+    "unknown_invite": Refused.UNKNOWN_INVITE,
+    "unknown_session": Refused.UNKNOWN_SESSION,
+    "schema_invalid": Refused.SCHEMA_INVALID,
+    "not_json": Refused.NOT_JSON,
+    "not_canonical": Refused.NOT_CANONICAL,
+    "too_large": Refused.TOO_LARGE,
+}
 
 
-@pytest.mark.parametrize("case", _refusal_cases())
+@pytest.mark.parametrize("case", sorted(REFUSALS))
 def test_a_refused_submission_stores_nothing(hub: Hub, case: str) -> None:
     invited = invite(hub, uses=2)
     session_id = ingest.open_session(hub.store, invited.secret)
     body, secret = report_body(), invited.secret
-    expected: Refused
     match case:
         case "edited":  # the same test session, the report edited by one byte after a first submit
             _submit(hub, secret, session_id, body)
-            body, expected = _one_byte_edited(body), Refused.EDITED
+            body = _one_byte_edited(body)
         case "replayed":  # the same report again, for another test session
             _submit(hub, secret, session_id, body)
-            session_id, expected = ingest.open_session(hub.store, secret), Refused.REPLAYED
+            session_id = ingest.open_session(hub.store, secret)
         case "expired":
             with hub.store.sessions.begin() as s:
                 s.execute(update(Invite).values(expires_at=now() - timedelta(seconds=1)))
-            expected = Refused.EXPIRED
         case "used_up":
             other_session = ingest.open_session(hub.store, secret)
             _submit(hub, secret, other_session, report_body(1))
             _submit(hub, secret, ingest.open_session(hub.store, secret), report_body(2))
-            expected = Refused.USED_UP
         case "other_invite":
             session_id = ingest.open_session(hub.store, invite(hub, candidate="Bo").secret)
-            expected = Refused.OTHER_INVITE
+        case "unknown_invite":
+            secret = bytes(32)
         case "schema_invalid":
             data = json.loads(body)
             data["overall"]["verdict"] = "splendid"
-            body, expected = receipts.canonical_json(data), Refused.SCHEMA_INVALID
+            body = receipts.canonical_json(data)
+        case "not_json":
+            body = body[:-1]
         case "too_large":
-            body, expected = b" " * (20 * 1024 * 1024), Refused.TOO_LARGE
+            body = b" " * (20 * 1024 * 1024)
         case "not_canonical":
-            body, expected = json.dumps(json.loads(body), indent=2).encode(), Refused.NOT_CANONICAL
+            body = json.dumps(json.loads(body), indent=2).encode()
         case "unknown_session":
-            session_id, expected = "0" * 32, Refused.UNKNOWN_SESSION
+            session_id = "0" * 32
         case "carries_receipt":
             data = json.loads(body)
             data["receipt"] = {"payload": {}, "signature": ""}
-            body, expected = receipts.canonical_json(data), Refused.REPLAYED
+            body = receipts.canonical_json(data)
     before = count(hub, Submission)
     with hub.store.sessions() as s:
         uses_before = s.get_one(Invite, invited.invite_id).uses_left
@@ -150,7 +162,7 @@ def test_a_refused_submission_stores_nothing(hub: Hub, case: str) -> None:
     with pytest.raises(Refusal) as refused:
         _submit(hub, secret, session_id, body)
 
-    assert refused.value.reason is expected, str(refused.value)
+    assert refused.value.reason is REFUSALS[case], str(refused.value)
     assert 400 <= refused.value.status < 500
     assert count(hub, Submission) == before
     with hub.store.sessions() as s:
@@ -205,3 +217,9 @@ def test_without_server_observations_nothing_is_corroborated(hub: Hub) -> None:
     with hub.store.sessions() as session:
         (stored,) = session.scalars(select(Submission))
     assert stored.corroborated is None
+
+
+def test_every_refusal_has_its_own_reason_and_a_4xx_status() -> None:
+    assert set(REFUSALS.values()) == set(Refused)  # every reason is tested above
+    assert len({r.value for r in Refused}) == len(Refused) == 11  # no member is an alias
+    assert all(400 <= r.status < 500 for r in Refused)
