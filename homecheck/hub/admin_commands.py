@@ -133,7 +133,11 @@ def _check_days(option: str, days: int) -> None:
 
 def _prune(store: Store, args: argparse.Namespace) -> int:
     with store.sessions.begin() as session:
-        days = args.days or int(get_setting(session, SettingName.RETENTION_DAYS))
+        days = (
+            args.days
+            if args.days is not None
+            else int(get_setting(session, SettingName.RETENTION_DAYS))
+        )
         _check_days("--days", days)
         deleted = candidates.prune(session, days)
     print(f"deleted {deleted} report(s) older than {days} days")

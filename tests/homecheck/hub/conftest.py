@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from homecheck.hub import invites, receipts, service
+from homecheck.hub import invites, receipts, service, store
 from homecheck.hub.corroboration import ServerObservations
 from homecheck.hub.profile_store import store_profile
 from homecheck.hub.service import Hub
@@ -48,16 +48,29 @@ def _version(path: str) -> int:
 class PostgresServer:
     port: int
     names: Iterator[int]
+    template: str | None = None  # a database already migrated, copied for each test
 
-    def fresh_database(self) -> str:
+    def fresh_database(self, *, migrated: bool = True) -> str:
+        """A new database; `migrated` copies the migrated template (CREATE DATABASE ... TEMPLATE,
+        a file copy inside the server), so each test does not pay for the migrations again."""
         name = f"hub_test_{next(self.names)}"
+        if migrated and self.template is None:
+            self.template = "hub_template"
+            self._create(self.template, None)
+            store.open_store(self._url(self.template)).close()
+        self._create(name, self.template if migrated else None)
+        return self._url(name)
+
+    def _url(self, name: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+    def _create(self, name: str, template: str | None) -> None:
         import psycopg
 
         with psycopg.connect(
             f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
         ) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+            conn.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
 
 
 def _free_port() -> int:
@@ -105,11 +118,30 @@ def postgres() -> Iterator[PostgresServer]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "hub.sqlite3"
+    store.open_store(f"sqlite:///{path}").close()
+    return path
+
+
 @pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty database of each kind."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.fresh_database(migrated=False)
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database of each kind, already migrated (a copy of a template the session
+    migrated once; test_store.py checks the migrations themselves on empty ones)."""
+    if request.param == "sqlite":
+        path = tmp_path / "hub.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
     server: PostgresServer = request.getfixturevalue("postgres")
     return server.fresh_database()
 

@@ -10,8 +10,8 @@ from homecheck.hub import store
 from homecheck.hub.models import Base
 
 
-def test_migrations_apply_and_match_the_models(db_url: str) -> None:
-    opened = store.open_store(db_url)
+def test_migrations_apply_and_match_the_models(empty_db_url: str) -> None:
+    opened = store.open_store(empty_db_url)
     try:
         tables = set(inspect(opened.engine).get_table_names())
         assert tables == set(Base.metadata.tables) | {"alembic_version"}
