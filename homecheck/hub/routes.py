@@ -1,9 +1,25 @@
-"""The hub's HTTP handlers for the web plane to mount (Starlette; `serve` extra only).
+"""The hub's HTTP side for the web plane of `homecheck serve` (Starlette; `serve` extra only).
 
-Mounted now: `keys_route(hub)` at WELL_KNOWN_KEYS, which `homecheck verify --server URL` reads.
-The submission and invite routes are wired with the web plane (issue 12); they call
-homecheck.hub.ingest's `invite_view`, `open_session` and `ingest` and answer a `Refusal` with
-`refusal_response` (its status and one line), never 5xx.
+The route contract (what the web plane calls; every store call is synchronous, so a handler runs
+it with `starlette.concurrency.run_in_threadpool`, never on the event loop):
+
+- At start: `hub = homecheck.hub.service.start(args.db)` (migrates, loads or makes the signing
+  key, publishes its public key); `hub.close()` at shutdown.
+- GET WELL_KNOWN_KEYS: mount `keys_route(hub)` (ready here); `homecheck verify --server` reads it.
+- The invite secret travels in a header (`Authorization: Bearer <base64url secret>`), never in a
+  URL path that access logs keep; `homecheck.hub.invites.secret_from_link` parses a link or the
+  bare secret (UsageError -> answer 404).
+- The candidate's client fetches its invite: `ingest.invite_view(hub.store, secret)` -> the pinned
+  profile's TOML, its name@version, whether the client address is stored (for the consent text).
+- A test under an invite begins: `ingest.open_session(hub.store, secret)` -> the session id to
+  bind to the measurement plane's test (it names that test when the report is submitted).
+- The report is submitted: read at most `ingest.MAX_SUBMISSION_BYTES + 1` bytes (answer 413
+  beyond, without reading on), then `ingest.ingest(hub.store, hub.key, invite_secret=...,
+  session_id=..., body=..., observations=ServerObservations(...) from the measurement plane's
+  own counts of that test, client_address=request.client.host)` -> `Receipt`; answer 200 with
+  `receipt.to_json()`. The receipt is returned only after the transaction committed, so an
+  acknowledged submission survives a SIGKILL of the process.
+- Any `ingest.Refusal`: answer `refusal_response(refusal)` (its 4xx status and one line).
 """
 
 from __future__ import annotations
