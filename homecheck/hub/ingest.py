@@ -128,6 +128,16 @@ def open_session(store: Store, secret: bytes) -> str:
     return session_id
 
 
+def record_observations(store: Store, session_id: str, observations: ServerObservations) -> None:
+    """What the measurement plane counted of a test, stored when the test ends: the report may be
+    submitted to another serve process sharing the database. Unknown sessions are ignored (the
+    test ran without an invite)."""
+    with store.sessions.begin() as session:
+        test = session.get(TestSession, session_id)
+        if test is not None:
+            test.observations = observations.to_json()
+
+
 def _usable_invite(session: Session, secret: bytes) -> Invite:
     invite = find_by_secret(session, secret)
     if invite is None:
@@ -192,10 +202,11 @@ def ingest(
     invite_secret: bytes,
     session_id: str,
     body: bytes,
-    observations: ServerObservations,
+    observations: ServerObservations | None,
     client_address: str | None,
 ) -> receipts.Receipt:
-    """Store one submission and return its receipt, or raise Refusal with nothing stored."""
+    """Store one submission and return its receipt, or raise Refusal with nothing stored.
+    `observations` None: those recorded for the session (`record_observations`), if any."""
     data, report = parse_submission(body)
     digest = hashlib.sha256(body).hexdigest()
     try:
@@ -233,7 +244,7 @@ def _store(
     digest: str,
     data: dict[str, Any],
     report: Report,
-    observations: ServerObservations,
+    observations: ServerObservations | None,
     client_address: str | None,
 ) -> receipts.Receipt:
     invite = find_by_secret(session, invite_secret)
@@ -268,6 +279,8 @@ def _store(
     if not took_a_use:
         raise Refusal(Refused.USED_UP, "this invite has been used up; ask for a new link")
 
+    if observations is None:
+        observations = ServerObservations.from_json(test.observations or {})
     judgement = aggregator.judge(
         as_profile(session.get_one(StoredProfile, invite.profile_id)), report.results
     )

@@ -98,6 +98,9 @@ class TestSession(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     invite_id: Mapped[str] = mapped_column(ForeignKey("invites.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    # What the measurement plane counted of this test (corroboration.ServerObservations), kept
+    # here so that the submission may land on another serve process than the test ran on.
+    observations: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Submission(Base):

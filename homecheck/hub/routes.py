@@ -12,11 +12,14 @@ it with `starlette.concurrency.run_in_threadpool`, never on the event loop):
 - The candidate's client fetches its invite: `ingest.invite_view(hub.store, secret)` -> the pinned
   profile's TOML, its name@version, whether the client address is stored (for the consent text).
 - A test under an invite begins: `ingest.open_session(hub.store, secret)` -> the session id to
-  bind to the measurement plane's test (it names that test when the report is submitted).
+  bind to the measurement plane's test (it names that test when the report is submitted). When
+  the test ends, the measurement plane stores what it counted:
+  `ingest.record_observations(hub.store, session_id, ServerObservations(...))`, so the report may
+  be submitted to any serve process sharing the database.
 - The report is submitted: read at most `ingest.MAX_SUBMISSION_BYTES + 1` bytes (answer 413
   beyond, without reading on), then `ingest.ingest(hub.store, hub.key, invite_secret=...,
-  session_id=..., body=..., observations=ServerObservations(...) from the measurement plane's
-  own counts of that test, client_address=request.client.host)` -> `Receipt`; answer 200 with
+  session_id=..., body=..., observations=None (the recorded ones),
+  client_address=request.client.host)` -> `Receipt`; answer 200 with
   `receipt.to_json()`. The receipt is returned only after the transaction committed, so an
   acknowledged submission survives a SIGKILL of the process.
 - Any `ingest.Refusal`: answer `refusal_response(refusal)` (its 4xx status and one line).

@@ -1,5 +1,6 @@
 """One process of a multi-process ingest test: start the hub, wait for "go" on stdin (so every
-process is ready before any submits), ingest one report and print its receipt as JSON.
+process is ready before any submits), ingest one report with the observations another process
+recorded for its test session, and print its receipt as JSON.
 
 python -m tests.homecheck.hub.ingest_worker DB_URL KEY_DIR SECRET SESSION RUN"""
 
@@ -10,7 +11,7 @@ import sys
 from pathlib import Path
 
 from homecheck.hub import ingest, receipts, service
-from tests.homecheck.hub.conftest import AGREEING, report_body
+from tests.homecheck.hub.conftest import report_body
 
 
 def main() -> int:
@@ -21,7 +22,7 @@ def main() -> int:
     try:
         receipt = ingest.ingest(
             hub.store, hub.key, invite_secret=receipts.unb64(secret), session_id=session_id,
-            body=report_body(int(run)), observations=AGREEING, client_address=None,
+            body=report_body(int(run)), observations=None, client_address=None,
         )  # fmt: skip
     except ingest.Refusal as refusal:
         print(json.dumps({"refused": refusal.reason.name}), flush=True)

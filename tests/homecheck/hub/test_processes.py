@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from homecheck.hub import ingest, receipts, service
 from homecheck.hub.models import Invite, Submission
-from tests.homecheck.hub.conftest import ROOT, PostgresServer, count, invite
+from tests.homecheck.hub.conftest import AGREEING, ROOT, PostgresServer, count, invite
 
 
 def _race(db_url: str, key_dirs: list[Path], jobs: list[tuple[bytes, str, int]]) -> list[dict]:
@@ -62,11 +63,17 @@ def test_two_processes_submit_for_the_same_invite(pg_url: str, tmp_path: Path) -
     try:
         invited = invite(hub, uses=2)
         sessions = [ingest.open_session(hub.store, invited.secret) for _ in range(2)]
+        # The tests ran on this process's measurement plane; the reports land on two others.
+        for session_id in sessions:
+            ingest.record_observations(hub.store, session_id, AGREEING)
         answers = _race(
             pg_url, [tmp_path / "a", tmp_path / "b"],
             [(invited.secret, sessions[0], 0), (invited.secret, sessions[1], 1)],
         )  # fmt: skip
         assert all("payload" in a for a in answers), answers
+        assert all(a["payload"]["observations"] == AGREEING.to_json() for a in answers)
+        with hub.store.sessions() as session:
+            assert [s.corroborated for s in session.scalars(select(Submission))] == [True, True]
         assert {a["payload"]["session"] for a in answers} == set(sessions)
         assert count(hub, Submission) == 2
         with hub.store.sessions() as session:

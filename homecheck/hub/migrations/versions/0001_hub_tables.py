@@ -80,6 +80,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("invite_id", sa.String(length=40), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("observations", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(["invite_id"], ["invites.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
