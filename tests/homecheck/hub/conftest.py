@@ -73,6 +73,16 @@ class PostgresServer:
             conn.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
 
 
+def _user_exists(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -91,6 +101,7 @@ def postgres() -> Iterator[PostgresServer]:
     folder = Path(tempfile.mkdtemp(prefix="homecheck-pg-"))
     if os.geteuid() == 0:
         need(shutil.which("runuser") is not None, "runuser is missing (to run initdb as postgres)")
+        need(_user_exists("postgres"), "no postgres user (Debian's postgresql package makes it)")
         as_user = ["runuser", "-u", "postgres", "--"]
         shutil.chown(folder, "postgres")
     data = folder / "data"

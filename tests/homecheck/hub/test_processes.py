@@ -1,4 +1,4 @@
-"""Several serve processes share one PostgreSQL: submissions for the same invite, made by
+"""Several serve processes share one PostgreSQL (or one SQLite file): submissions for the same invite, made by
 separate OS processes at the same moment, are all stored; a retry landing on two processes at
 once is stored once."""
 
@@ -58,8 +58,10 @@ def pg_url(postgres: PostgresServer) -> str:
     return postgres.fresh_database()
 
 
-def test_two_processes_submit_for_the_same_invite(pg_url: str, tmp_path: Path) -> None:
-    hub = service.start(pg_url, key_dir=tmp_path / "a")
+def test_two_processes_submit_for_the_same_invite(db_url: str, tmp_path: Path) -> None:
+    """On PostgreSQL as several serve machines share it; on SQLite as two processes of one
+    machine share its file (the write lock waits its busy timeout instead of failing)."""
+    hub = service.start(db_url, key_dir=tmp_path / "a")
     try:
         invited = invite(hub, uses=2)
         sessions = [ingest.open_session(hub.store, invited.secret) for _ in range(2)]
@@ -67,7 +69,7 @@ def test_two_processes_submit_for_the_same_invite(pg_url: str, tmp_path: Path) -
         for session_id in sessions:
             ingest.record_observations(hub.store, session_id, AGREEING)
         answers = _race(
-            pg_url, [tmp_path / "a", tmp_path / "b"],
+            db_url, [tmp_path / "a", tmp_path / "b"],
             [(invited.secret, sessions[0], 0), (invited.secret, sessions[1], 1)],
         )  # fmt: skip
         assert all("payload" in a for a in answers), answers
