@@ -50,7 +50,10 @@ def load_or_create(data_dir: Path) -> SigningKey:
     """The data folder's signing key, created (0600) when there is none."""
     path = data_dir / PRIVATE_FILE
     if not path.exists():
-        return _create(data_dir)
+        try:
+            return _create(data_dir, first=True)
+        except FileExistsError:  # another serve process of this folder made it a moment ago
+            pass
     try:
         key = load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError) as exc:
@@ -78,27 +81,36 @@ def public_keys(data_dir: Path) -> dict[str, Ed25519PublicKey]:
         raise KeyFileError(f"{path}: cannot read the public keys ({exc})") from None
 
 
-def _create(data_dir: Path) -> SigningKey:
+def _create(data_dir: Path, *, first: bool = False) -> SigningKey:
+    """A new key. `first`: only if there is none yet (FileExistsError otherwise), so two
+    processes starting on a fresh folder end up with one key, not one each."""
     private = Ed25519PrivateKey.generate()
     pem = private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     data_dir.mkdir(parents=True, exist_ok=True)
-    _write_private(data_dir / PRIVATE_FILE, pem)
+    _write_private(data_dir / PRIVATE_FILE, pem, replace=not first)
     signing = SigningKey(private, receipts.key_id(private.public_key()))
     _remember(data_dir, signing.public)
     return signing
 
 
-def _write_private(path: Path, pem: bytes) -> None:
-    """Written to a 0600 file beside it, then renamed over: never readable by others, never half
+def _write_private(path: Path, pem: bytes, *, replace: bool) -> None:
+    """Written to a 0600 file of its own beside it, then renamed over (or, when not replacing,
+    linked: that fails if the key appeared meanwhile): never readable by others, never half
     written."""
-    temporary = path.with_name(path.name + ".new")
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.new")
     temporary.unlink(missing_ok=True)
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(pem)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, path)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+            out.flush()
+            os.fsync(out.fileno())
+        if replace:
+            os.replace(temporary, path)
+        else:
+            os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _remember(data_dir: Path, public: Ed25519PublicKey) -> None:
@@ -108,6 +120,6 @@ def _remember(data_dir: Path, public: Ed25519PublicKey) -> None:
         return
     known[kid] = public
     path = data_dir / PUBLIC_FILE
-    temporary = path.with_name(path.name + ".new")
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.new")
     temporary.write_text(json.dumps(receipts.keys_to_json(known), indent=2) + "\n", "utf-8")
     os.replace(temporary, path)

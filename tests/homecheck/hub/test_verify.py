@@ -159,3 +159,23 @@ def test_the_private_key_is_readable_only_by_its_owner(tmp_path: Path) -> None:
     keys.load_or_create(tmp_path)
     assert (tmp_path / keys.PRIVATE_FILE).stat().st_mode & 0o777 == 0o600
     assert keys.load_or_create(tmp_path).key_id == keys.load_or_create(tmp_path).key_id
+
+
+def test_a_lone_surrogate_in_a_report_is_invalid_not_a_crash(
+    sqlite_hub: Hub, tmp_path: Path
+) -> None:
+    report = _submitted(sqlite_hub, tmp_path)
+    text = report.read_text(encoding="utf-8").replace('"homecheck"', '"homecheck\\ud800"', 1)
+    report.write_text(text, encoding="utf-8")
+    code, out = _verify(str(report), "--key", str(tmp_path / "data" / keys.PUBLIC_FILE))
+    assert code == 1 and "edited" in out, out
+
+
+def test_a_second_process_starting_on_a_fresh_folder_keeps_the_first_key(tmp_path: Path) -> None:
+    first = keys.load_or_create(tmp_path)
+    # What the second process does when the key appeared after it looked: it does not replace it.
+    with pytest.raises(FileExistsError):
+        keys._create(tmp_path, first=True)
+    assert keys.load_or_create(tmp_path).key_id == first.key_id
+    assert list(keys.public_keys(tmp_path)) == [first.key_id]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [keys.PUBLIC_FILE, keys.PRIVATE_FILE]
