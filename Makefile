@@ -11,9 +11,10 @@ STAMP  := $(VENV)/.installed
 RUN_DEBS  := libportaudio2
 # What the tests need on top: the link lab (iproute2, iperf3, iptables, ethtool), the test CA of
 # the local speedtest.net stand-in (openssl), the virtual microphone (pulseaudio, sox, espeak-ng)
-# and a real browser for the HTML report.
+# a real browser for the HTML report, and PostgreSQL for the employer hub's store (the tests start
+# their own server with initdb/pg_ctl in a temporary folder).
 TEST_DEBS := $(RUN_DEBS) iproute2 iperf3 iptables ethtool openssl pulseaudio pulseaudio-utils \
-             libasound2-plugins sox espeak-ng chromium chromium-driver
+             libasound2-plugins sox espeak-ng chromium chromium-driver postgresql
 
 .PHONY: run test lint install run-debs test-debs clean
 

@@ -1,4 +1,4 @@
-"""Command line: `homecheck run | serve | report | profiles | probes | devices`.
+"""Command line: `homecheck run | serve | admin | verify | report | profiles | probes | devices`.
 
 Exit codes (also in --help and README):
   0  ready (every requirement passes, or passes with warnings)
@@ -29,6 +29,8 @@ import platformdirs
 
 from homecheck import __version__, aggregator, output_files, profiles, registry
 from homecheck.errors import HomecheckError, UsageError
+from homecheck.hub import admin as admin_command
+from homecheck.hub import verify as verify_command
 from homecheck.metrics import BY_ID
 from homecheck.model import Report, Verdict
 from homecheck.output_files import Output
@@ -143,6 +145,24 @@ def build_parser() -> argparse.ArgumentParser:
     serve_command.add_arguments(serve)
     serve_command.add_web_arguments(serve)
 
+    admin = sub.add_parser(
+        "admin",
+        help="the employer server's commands: users, invites, candidates, retention",
+        description="Manage the employer server's store: accounts, invites, the candidate list, "
+        "deletion and retention. Needs the server extra (pip install 'homecheck[serve]').",
+    )
+    admin_command.add_arguments(admin)
+
+    verify = sub.add_parser(
+        "verify",
+        help="check the server's signed receipt inside a submitted report",
+        description="Check that a report is exactly the one the employer's server received and "
+        "signed (its receipt), offline with --key or with the server's published keys.",
+        epilog=verify_command.EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verify_command.add_arguments(verify)
+
     report = sub.add_parser(
         "report",
         help="show a saved JSON report again, or turn it into HTML / Markdown",
@@ -243,6 +263,10 @@ def _command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             return _run(args)
         case "serve":
             return serve_command.run(args)
+        case "admin":
+            return admin_command.run(args)
+        case "verify":
+            return verify_command.run(args)
         case "report":
             return _report(args)
         case "profiles":

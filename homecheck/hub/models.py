@@ -1,0 +1,143 @@
+"""The hub's tables (SQLAlchemy 2 declarative models). The migrations in `migrations/versions`
+create exactly these; a test compares the two.
+
+Times are UTC. SQLite keeps no time zone, so `UtcDateTime` writes naive UTC and reads it back as
+aware UTC on both databases.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use UTC-aware times")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))  # Argon2id, PHC string
+    role: Mapped[str] = mapped_column(String(20))  # accounts.Role
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class StoredProfile(Base):
+    """One version of a profile: the TOML exactly as given, validated by homecheck.profiles."""
+
+    __tablename__ = "profiles"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    toml: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class Invite(Base):
+    """An invite: only the SHA-256 of its secret is kept (invites.py says why that suffices)."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # public, shown to recruiters
+    secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    candidate_name: Mapped[str] = mapped_column(String(200), index=True)
+    candidate_email: Mapped[str | None] = mapped_column(String(320))
+    profile_id: Mapped[int] = mapped_column(ForeignKey("profiles.id"))
+    uses_total: Mapped[int] = mapped_column(Integer)
+    uses_left: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class TestSession(Base):
+    """A network test the server ran for an invite; a submission names it."""
+
+    __tablename__ = "test_sessions"
+    __test__ = False  # not a pytest class, whatever its name
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    invite_id: Mapped[str] = mapped_column(ForeignKey("invites.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    # What the measurement plane counted of this test (corroboration.ServerObservations), kept
+    # here so that the submission may land on another serve process than the test ran on.
+    observations: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Submission(Base):
+    """One run of a candidate: the exact bytes, what the server saw, and the verdicts."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invite_id: Mapped[str] = mapped_column(ForeignKey("invites.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("test_sessions.id", ondelete="CASCADE"), unique=True
+    )
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    report_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    overall: Mapped[str] = mapped_column(String(20))  # homecheck.model.Verdict value
+    areas: Mapped[dict[str, str]] = mapped_column(JSON)  # area -> Verdict value
+    corroborated: Mapped[bool | None] = mapped_column(Boolean)  # None: nothing to compare
+    disagreements: Mapped[list[str]] = mapped_column(JSON)
+    observations: Mapped[dict[str, Any]] = mapped_column(JSON)
+    receipt: Mapped[dict[str, Any]] = mapped_column(JSON)
+    client_ip: Mapped[str | None] = mapped_column(String(45))  # only with store_client_ip on
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, index=True)
+
+
+class SigningKeyRow(Base):
+    """Public keys only: every key any serve process signed with, so old receipts verify."""
+
+    __tablename__ = "signing_keys"
+
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(64))  # base64url of the 32 raw bytes
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class Setting(Base):
+    __tablename__ = "settings"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,88 @@
+"""Profiles in the store: validated with the CLI's messages, versioned, pinned by invites."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from homecheck import aggregator, profiles
+from homecheck.hub import ingest
+from homecheck.hub.models import Submission
+from homecheck.hub.profile_store import as_profile, store_profile, store_toml
+from homecheck.hub.service import Hub
+from tests.homecheck.hub.conftest import AGREEING, invite, report_body
+from tests.support import canned
+
+
+def _stricter_download(toml: str) -> str:
+    """The voice profile asking for 50 Mbit/s down (warn below 60) instead of 10 (25)."""
+    stricter = toml.replace(
+        "min = 10       # [HC] a softphone", "min = 50       # [HC] a softphone"
+    )
+    stricter = stricter.replace("warn_min = 25  # [BPO]", "warn_min = 60  # [BPO]")
+    assert stricter.count("= 50 ") + stricter.count("= 60 ") >= 2
+    return stricter
+
+
+def _stricter_cpu(toml: str) -> str:
+    """The voice profile asking for 8 CPU threads instead of 2 (the canned computer has 4)."""
+    stricter = toml.replace("min = 2        # [ZOOM]", "min = 8        # [ZOOM]")
+    stricter = stricter.replace(
+        "warn_min = 4   # [HC] a softphone", "warn_min = 8   # [HC] a softphone"
+    )
+    assert stricter != toml
+    return stricter
+
+
+def test_a_changed_profile_is_a_new_version_and_the_same_one_is_not(
+    hub: Hub, tmp_path: Path
+) -> None:
+    text = profiles.builtin_path("voice").read_text(encoding="utf-8")
+    custom = tmp_path / "team.toml"
+    custom.write_text(text.replace('name = "voice"', 'name = "team"'), encoding="utf-8")
+    with hub.store.sessions.begin() as session:
+        first = store_profile(session, str(custom))
+        assert store_profile(session, str(custom)).id == first.id
+        custom.write_text(_stricter_download(custom.read_text()), "utf-8")
+        second = store_profile(session, str(custom))
+    assert (first.name, first.version, second.version) == ("team", 1, 2)
+    download = next(
+        r for r in as_profile(second).requirements if r.metric == "network.download_mbps"
+    )
+    assert download.min == 50
+
+
+def test_an_invalid_profile_is_refused_with_the_clis_message(hub: Hub, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\n[requirements."network.download_mbps"]\nmin = "fast"\n', "utf-8")
+    with pytest.raises(profiles.ProfileError) as cli_error:
+        profiles.load(str(bad))
+    with hub.store.sessions.begin() as session, pytest.raises(profiles.ProfileError) as stored:
+        store_profile(session, str(bad))
+    assert str(stored.value) == str(cli_error.value)
+
+
+def test_an_invite_is_judged_by_its_pinned_version(hub: Hub) -> None:
+    invited = invite(hub)  # voice, version 1
+    with hub.store.sessions.begin() as session:
+        # A stricter "voice" uploaded later is version 2; the invite keeps version 1.
+        text = _stricter_cpu(profiles.builtin_path("voice").read_text(encoding="utf-8"))
+        newer = store_toml(session, text.encode("utf-8"), source="voice.toml")
+    assert newer.version == 2
+    results = canned.full_report().results
+    on_v1 = aggregator.judge(profiles.load("voice"), results)
+    on_v2 = aggregator.judge(as_profile(newer), results)
+    # The versions judge the canned computer differently: a warning on 1, a failure on 2.
+    assert {a.area: a.verdict.value for a in on_v1.areas}["system"] == "warn"
+    assert {a.area: a.verdict.value for a in on_v2.areas}["system"] == "fail"
+    ingest.ingest(
+        hub.store, hub.key, invite_secret=invited.secret,
+        session_id=ingest.open_session(hub.store, invited.secret), body=report_body(),
+        observations=AGREEING, client_address=None,
+    )  # fmt: skip
+    with hub.store.sessions() as session:
+        (stored,) = session.scalars(select(Submission))
+    assert stored.overall == on_v1.overall.value
+    assert stored.areas == {a.area: a.verdict.value for a in on_v1.areas}
