@@ -206,7 +206,10 @@ def run_precision(case: Case, runs: int, streams: int) -> dict[str, Any]:
     with Link(case.spec) as link:
         url = link.serve()
         for i in range(runs):
-            print(f"… {case.name} run {i + 1}/{runs}", file=sys.stderr, flush=True)
+            load = os.getloadavg()[0]
+            print(
+                f"… {case.name} run {i + 1}/{runs} (load {load:.1f})", file=sys.stderr, flush=True
+            )
             iperf_down = link.iperf3(download=True, seconds=5, omit_s=2, streams=streams)
             iperf_up = link.iperf3(download=False, seconds=5, omit_s=2, streams=streams)
             result, _ = _homecheck(link, url, None, streams)
@@ -248,6 +251,10 @@ def print_precision(rows: list[dict[str, Any]], streams: int) -> None:
                 f"   homecheck {statistics.median(hc):6.2f} Mbit/s spread {_spread(hc):4.1f} %"
                 f"   iperf3 {statistics.median(iperf):6.2f} spread {_spread(iperf):4.1f} %"
                 f"   {_ok(good)}"
+            )
+            print(
+                f"  {'':22}    iperf3 {' '.join(f'{x:.2f}' for x in iperf)}"
+                f"   homecheck {' '.join(f'{x:.2f}' for x in hc)}"
             )
 
 
