@@ -5,9 +5,11 @@ Run by hand, as root, from the repository root (not part of the test suite):
     .venv/bin/python -m bench.network_accuracy            # the grid below, ~8 minutes
     .venv/bin/python -m bench.network_accuracy --quick    # three links and the loopback ceiling
     .venv/bin/python -m bench.network_accuracy --loopback-only --runs 3   # the ceiling, ~1 min
+    .venv/bin/python -m bench.network_accuracy --precision   # jitter + loss links, 5 runs, ~6 min
 
 Per link (labs.network: veth/TUN relay, tbf rate, iptables loss): the set values; iperf3's TCP
-goodput (the throughput truth, 4 streams, 5 s after 2 s omitted); homecheck's default network phase
+goodput (the throughput truth, 5 s after 2 s omitted, with as many streams as homecheck uses:
+probes.network.Timing.streams, 8); homecheck's default network phase
 (probes/network/__init__.py, the same code `homecheck run --server` uses) with its wall time; and
 speedtest-cli against a local server speaking speedtest.net's protocol
 (labs/network/speedtest_fake.py).
@@ -24,6 +26,12 @@ loss within 0.5 pp; network phase <= 15 s; loopback ceiling >= 0.5 of iperf3.
 
 The full grid (3 rates x 3 delays x 3 losses = 27 links, ~45 s each) takes 20 minutes; the
 default runs a representative subset that varies one factor at a time around 25/5 Mbit, 20 ms.
+
+Precision (`--precision`): links with delay jitter and random loss together, each tried five
+times in a row as a user would (iperf3 down, iperf3 up, homecheck, five times on the same link).
+Per run the ratio to iperf3; per link the median and the spread of the five homecheck readings
+((max - min) / median). Targets (issue 12): every run 0.97-1.03 of iperf3, spread <= 2 %.
+`--streams N` makes homecheck and iperf3 both use N streams (to compare stream counts).
 """
 
 from __future__ import annotations
@@ -46,7 +54,7 @@ from homecheck.model import ProbeResult
 from homecheck.probe import ProbeContext, ProbeOptions
 from labs.network import Link, LinkSpec, check_environment
 from labs.network.link import ROOT
-from probes.network import NetworkProbe
+from probes.network import NetworkProbe, Timing
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,10 @@ GRID = [
 ]
 GRID.append(Case("25/5 20ms 3% --duration 60", GRID[6].spec, duration_s=60))
 QUICK = [GRID[1], GRID[4], GRID[6]]
+PRECISION = [
+    _case(25, 5, 60, 1.0, jitter=5.0),
+    _case(10, 2, 40, 2.0, jitter=8.0),
+]
 FULL = [
     _case(d, u, r, loss)
     for d, u in ((5, 1), (25, 5), (100, 20))
@@ -97,11 +109,13 @@ def _value(result: ProbeResult, metric: str) -> float | None:
     return None if found is None or isinstance(found.value, str) else float(found.value)
 
 
-def _homecheck(link: Link, url: str, duration_s: float | None) -> tuple[ProbeResult, float]:
+def _homecheck(
+    link: Link, url: str, duration_s: float | None, streams: int
+) -> tuple[ProbeResult, float]:
     began = time.monotonic()
     options = ProbeOptions(server=url, duration_s=duration_s)
     with link.client():
-        result = NetworkProbe().run(ProbeContext(options=options))
+        result = NetworkProbe(Timing(streams=streams)).run(ProbeContext(options=options))
     return result, time.monotonic() - began
 
 
@@ -146,13 +160,13 @@ def _speedtest(link: Link) -> dict[str, Any]:
     }
 
 
-def run_case(case: Case, with_speedtest: bool) -> dict[str, Any]:
+def run_case(case: Case, with_speedtest: bool, streams: int) -> dict[str, Any]:
     spec = case.spec
     with Link(spec) as link:
         url = link.serve()
-        truth_down = link.iperf3(download=True, seconds=5, omit_s=2)
-        truth_up = link.iperf3(download=False, seconds=5, omit_s=2)
-        result, wall = _homecheck(link, url, case.duration_s)
+        truth_down = link.iperf3(download=True, seconds=5, omit_s=2, streams=streams)
+        truth_up = link.iperf3(download=False, seconds=5, omit_s=2, streams=streams)
+        result, wall = _homecheck(link, url, case.duration_s, streams)
         # The link's own count of the loss probe's packets each way: the loss it really dealt.
         up_out, up_in = (
             link.loss_probe_count("client", "OUTPUT"),
@@ -186,8 +200,66 @@ def run_case(case: Case, with_speedtest: bool) -> dict[str, Any]:
     }
 
 
-def loopback_ceiling() -> dict[str, Any]:
-    """homecheck vs iperf3 on 127.0.0.1 (4 streams each way) and the CPU each used."""
+def run_precision(case: Case, runs: int, streams: int) -> dict[str, Any]:
+    """`runs` times in a row on one link: iperf3 down, iperf3 up, homecheck; the figures."""
+    each: list[dict[str, float | None]] = []
+    with Link(case.spec) as link:
+        url = link.serve()
+        for i in range(runs):
+            load = os.getloadavg()[0]
+            print(
+                f"… {case.name} run {i + 1}/{runs} (load {load:.1f})", file=sys.stderr, flush=True
+            )
+            iperf_down = link.iperf3(download=True, seconds=5, omit_s=2, streams=streams)
+            iperf_up = link.iperf3(download=False, seconds=5, omit_s=2, streams=streams)
+            result, _ = _homecheck(link, url, None, streams)
+            each.append(
+                {
+                    "iperf_down": iperf_down,
+                    "iperf_up": iperf_up,
+                    "hc_down": _value(result, "network.download_mbps"),
+                    "hc_up": _value(result, "network.upload_mbps"),
+                }
+            )
+    return {"case": case.name, "runs": each}
+
+
+def _spread(values: list[float]) -> float:
+    """(max - min) / median, in %."""
+    return 100 * (max(values) - min(values)) / statistics.median(values)
+
+
+def print_precision(rows: list[dict[str, Any]], streams: int) -> None:
+    print(
+        f"\nPrecision: each link {len(rows[0]['runs']) if rows else 0} times in a row, homecheck "
+        f"and iperf3 both with {streams} streams\n(targets: every run 0.97-1.03 of iperf3, "
+        "spread of homecheck's readings <= 2 %; spread = (max - min) / median)"
+    )
+    for row in rows:
+        for d, arrow in (("down", "↓"), ("up", "↑")):
+            runs = row["runs"]
+            hc = [r[f"hc_{d}"] for r in runs]
+            iperf = [r[f"iperf_{d}"] for r in runs]
+            if any(v is None for v in hc):
+                print(f"  {row['case']:22} {arrow}  homecheck did not measure every run: {hc}")
+                continue
+            ratios = [h / i for h, i in zip(hc, iperf, strict=True)]
+            good = all(0.97 <= x <= 1.03 for x in ratios) and _spread(hc) <= 2.0
+            print(
+                f"  {row['case']:22} {arrow}  ratios {' '.join(f'{x:.3f}' for x in ratios)}"
+                f"   median {statistics.median(ratios):.3f}"
+                f"   homecheck {statistics.median(hc):6.2f} Mbit/s spread {_spread(hc):4.1f} %"
+                f"   iperf3 {statistics.median(iperf):6.2f} spread {_spread(iperf):4.1f} %"
+                f"   {_ok(good)}"
+            )
+            print(
+                f"  {'':22}    iperf3 {' '.join(f'{x:.2f}' for x in iperf)}"
+                f"   homecheck {' '.join(f'{x:.2f}' for x in hc)}"
+            )
+
+
+def loopback_ceiling(streams: int) -> dict[str, Any]:
+    """homecheck vs iperf3 on 127.0.0.1 (`streams` each way) and the CPU each used."""
     serve = subprocess.Popen(
         [sys.executable, "-m", "homecheck", "serve", "--port", "18777", "--web-port", "0"],
         cwd=ROOT,
@@ -198,7 +270,8 @@ def loopback_ceiling() -> dict[str, Any]:
     serve.stdout.readline()
     server_proc = psutil.Process(serve.pid)
     cpu_server0, self0 = server_proc.cpu_times(), resource.getrusage(resource.RUSAGE_SELF)
-    result = NetworkProbe().run(ProbeContext(options=ProbeOptions(server="http://127.0.0.1:18777")))
+    options = ProbeOptions(server="http://127.0.0.1:18777")
+    result = NetworkProbe(Timing(streams=streams)).run(ProbeContext(options=options))
     cpu_server1, self1 = server_proc.cpu_times(), resource.getrusage(resource.RUSAGE_SELF)
     serve.terminate()
     serve.wait(10)
@@ -230,7 +303,7 @@ def loopback_ceiling() -> dict[str, Any]:
                 "-O",
                 "1",
                 "-P",
-                "4",
+                str(streams),
                 "-J",
                 *flag,
             ],
@@ -251,6 +324,7 @@ def loopback_ceiling() -> dict[str, Any]:
         "hc_cpu_pct": 100 * hc_cpu / max(load_s, 1e-9),
         "iperf": iperf,
         "hc_wall": result.duration_s,
+        "streams": streams,
     }
 
 
@@ -315,7 +389,10 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 def print_loopback(lo: dict[str, Any]) -> None:
     ip = lo["iperf"]
-    print("\nLoopback ceiling (127.0.0.1, 4 streams; CPU as % of one core, client + server)")
+    print(
+        f"\nLoopback ceiling (127.0.0.1, {lo['streams']} streams; CPU as % of one core, "
+        "client + server)"
+    )
     for d in ("down", "up"):
         ratio = (lo[f"hc_{d}"] or 0) / ip[d]
         print(
@@ -351,12 +428,29 @@ def main(argv: list[str] | None = None) -> int:
         "--loopback-only", action="store_true", help="no lab links: the loopback ceiling only"
     )
     parser.add_argument(
-        "--runs", type=int, default=1, help="loopback ceiling runs (the median is shown too)"
+        "--runs",
+        type=int,
+        default=None,
+        help="loopback ceiling runs (the median is shown too); with --precision, runs per link "
+        "(default 5)",
+    )
+    parser.add_argument(
+        "--precision",
+        action="store_true",
+        help="the jitter + loss links, several runs in a row each: per-run ratios and spread",
+    )
+    parser.add_argument(
+        "--streams",
+        type=int,
+        default=Timing().streams,
+        help="TCP streams for homecheck and iperf3 alike (default: homecheck's, %(default)s)",
     )
     args = parser.parse_args(argv)
+    if args.streams < 1 or (args.runs is not None and args.runs < 1):
+        parser.error("--streams and --runs must be at least 1")
     if args.loopback_only:
         # Needs no root and no lab: a shared machine varies, so several runs and their median.
-        runs = [loopback_ceiling() for _ in range(max(1, args.runs))]
+        runs = [loopback_ceiling(args.streams) for _ in range(args.runs or 1)]
         for lo in runs:
             print_loopback(lo)
         if len(runs) > 1:
@@ -367,13 +461,21 @@ def main(argv: list[str] | None = None) -> int:
     if why:
         print(f"bench: {why}", file=sys.stderr)
         return 2
+    began = time.monotonic()
+    if args.precision:
+        precision = [run_precision(case, args.runs or 5, args.streams) for case in PRECISION]
+        print_precision(precision, args.streams)
+        print(
+            f"\n{len(precision)} links in {time.monotonic() - began:.0f} s; machine load "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        )
+        return 0
     cases = FULL if args.full else QUICK if args.quick else GRID
     rows = []
-    began = time.monotonic()
     for case in cases:
         print(f"… {case.name}", file=sys.stderr, flush=True)
-        rows.append(run_case(case, not args.no_speedtest))
-    lo = loopback_ceiling()
+        rows.append(run_case(case, not args.no_speedtest, args.streams))
+    lo = loopback_ceiling(args.streams)
     print_table(rows)
     print_loopback(lo)
     print(

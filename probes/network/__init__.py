@@ -4,7 +4,7 @@ What it measures (against the employer's `homecheck serve`, given with `--server
 - A call-like UDP stream runs the whole time: 50 packets/s of 172 bytes (a G.711 voice stream)
   to the server's echo and back. First quiet (3 s, or `--duration` seconds for a stability run),
   then while downloading, then while uploading.
-- Download and upload speed (Mbit/s): 4 parallel TCP streams per direction for 4 s each; bytes
+- Download and upload speed (Mbit/s): 8 parallel TCP streams per direction for 4 s each; bytes
   counted every 100 ms where they arrive (the server counts the upload); the ramp-up is
   discarded and the steady rate reported (probes/network/employer/throughput.py), plus the
   share of the line the
@@ -79,7 +79,7 @@ class Timing:
 
     idle_s: float = 3.0
     load_s: float = 4.0
-    streams: int = 4
+    streams: int = 8  # see probes/network/employer/throughput.py for why 8
     window_s: float = STABILITY_WINDOW_S
     connect_timeout_s: float = 3.0
     udp_detect_s: float = 1.5

@@ -1,12 +1,20 @@
 """Download and upload speed against a `homecheck serve`: parallel TCP streams, receiver-side bytes.
 
-Several TCP connections per direction (default 4, like common speed tests: one stream rarely fills
-a long fat pipe) run for a bounded time. Bytes are sampled every 100 ms where they arrive: by this
-client for the download, by the server for the upload (it keeps a record per stream that we read
-afterwards), so bytes still sitting in a send buffer never count. The ramp-up (slow start) is
-discarded (probes/network/analysis/steady_rate.py). The result is the steady-state rate in
-Mbit/s (10^6 bit/s of HTTP
-payload, i.e. TCP goodput) and the 100 ms time series.
+Several TCP connections per direction (default 8) run for a bounded time. One stream rarely fills
+a long fat pipe, and on a line with random loss (a poor Wi-Fi or DSL line) each stream's rate is
+bounded by the loss (Mathis et al. 1997: ~MSS/RTT x 1.22/sqrt(p)) however fast the line is. With
+4 streams a 10 Mbit/s line with 40 ms +- 8 ms and 2 % loss is just filled: the sum of four sawing
+windows wanders, iperf3's own 3.4 s means of it spread by 1.4 % (sd) and five homecheck runs read
+0.96-1.00 of iperf3. With 8, each stream needs only half the window, the line stays full, and the
+same 3.4 s means spread by 0.3 %: the figure is the line's capacity, not the luck of the sample
+(bench/network_accuracy.py --precision). The server allows 8 streams per test
+(homecheck/server/sessions.py `max_transfers_per_session`).
+
+Bytes are sampled every 100 ms where they arrive: by this client for the download, by the server
+for the upload (it keeps a record per stream that we read afterwards), so bytes still sitting in
+a send buffer never count. The ramp-up (slow start) is discarded
+(probes/network/analysis/steady_rate.py). The result is the steady-state rate in Mbit/s (10^6 bit/s
+of HTTP payload, i.e. TCP goodput) and the 100 ms time series.
 
 The stream requests are written by hand on plain sockets so bytes can be counted as they come off
 the socket, at full speed, with a short timeout on every wait (a lossy link stalls one stream for

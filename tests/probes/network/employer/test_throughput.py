@@ -91,3 +91,22 @@ def test_refused_downloads_are_the_servers_doing_not_a_slow_line(
     judgement = aggregator.judge(profiles.load("voice"), [result])
     (finding,) = [f for f in judgement.findings if f.requirement.metric == Metric.DOWNLOAD_MBPS]
     assert (finding.verdict, finding.cause) == (Verdict.NOT_MEASURED, Cause.PROBE_FAILED)
+
+
+def test_the_default_stream_count_fits_the_servers_cap_from_download_to_upload(
+    loopback_server: Served,
+) -> None:
+    # The upload's streams open 0.3 s after the download's were reset: the server must have let
+    # them go by then, or some upload streams are refused ("at most N streams per test").
+    streams = Timing().streams
+    probe = NetworkProbe(Timing(idle_s=0.5, load_s=1.5))
+    options = ProbeOptions(server=loopback_server.url, dns_names=("localhost",))
+    result = run_probes([probe], options).results[0]
+    for metric in (Metric.DOWNLOAD_MBPS, Metric.UPLOAD_MBPS):
+        found = result.measurement(metric)
+        assert found is not None, result.unmeasured
+        assert found.method.startswith(f"{streams} parallel TCP streams")
+    per_direction = result.details["throughput"]
+    assert isinstance(per_direction, dict)
+    for direction, info in per_direction.items():
+        assert info["errors"] == [], (direction, info)
