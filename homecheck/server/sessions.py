@@ -30,7 +30,9 @@ class Limits:
     max_sessions: int = 8  # concurrent tests
     max_tests_per_client: int = 2  # concurrent tests from one client address
     max_session_s: float = 3700.0  # a --duration run of an hour plus its speed phases
-    max_transfers_per_session: int = 8  # parallel download/upload streams of one test
+    # Parallel download/upload streams of one test: twice the client's 8, so the upload's streams
+    # are never refused while the download's are still being closed.
+    max_transfers_per_session: int = 16
     max_transfer_s: float = 30.0  # one download or upload request
     max_request_bytes: int = 4_000_000_000  # one download or upload request
     idle_timeout_s: float = 10.0  # a session, a stalled transfer or a silent connection

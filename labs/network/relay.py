@@ -22,6 +22,7 @@ Prints "ready" once both devices exist; on SIGTERM prints one JSON line of count
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import heapq
 import json
@@ -159,6 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     # for up to the switch interval (5 ms by default), which would delay the other direction's
     # due packets and add jitter of the relay's own. Switch every 0.1 ms instead.
     sys.setswitchinterval(1e-4)
+    # The link is a piece of hardware to the tests: a busy machine must not slow it (tests and
+    # benches running beside it moved iperf3's and homecheck's readings together by up to 10 %).
+    # As root, run ahead of ordinary processes; elsewhere, as it is.
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, 0, -10)
     client = open_tun(args.client_ns, args.dev)
     server = open_tun(args.server_ns, args.dev)
     up = Direction("up", client, server, _shape("up", args), args.seed)

@@ -7,7 +7,7 @@ bounded by the loss (Mathis et al. 1997: ~MSS/RTT x 1.22/sqrt(p)) however fast t
 windows wanders, iperf3's own 3.4 s means of it spread by 1.4 % (sd) and five homecheck runs read
 0.96-1.00 of iperf3. With 8, each stream needs only half the window, the line stays full, and the
 same 3.4 s means spread by 0.3 %: the figure is the line's capacity, not the luck of the sample
-(bench/network_accuracy.py --precision). The server allows 8 streams per test
+(bench/network_accuracy.py --precision). The server allows 16 streams per test, twice this
 (homecheck/server/sessions.py `max_transfers_per_session`).
 
 Bytes are sampled every 100 ms where they arrive: by this client for the download, by the server

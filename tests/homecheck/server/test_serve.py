@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from homecheck import wire
+from homecheck.server.sessions import Limits
 from homecheck.wire import REPLY_MAGIC, EchoPacket
 from tests.support.serve import ROOT, Served, call, echo_socket, open_session
 
@@ -97,7 +98,7 @@ def test_streams_per_test_are_limited(loopback_server: Served) -> None:
         % str(session["token"]).encode()
     )
     conns = []
-    for _ in range(8):  # the default limit
+    for _ in range(Limits().max_transfers_per_session):  # the default limit
         conn = socket.create_connection(("127.0.0.1", port), timeout=5)
         conn.sendall(request)
         assert conn.recv(12).startswith(b"HTTP/1.1 200")
