@@ -2,8 +2,8 @@
 
 Run by hand from the repository root (no root needed; not part of the test suite):
 
-    .venv/bin/python -m bench.echo_under_load              # ~30 s
-    .venv/bin/python -m bench.echo_under_load --tests 8 --streams 4 --seconds 8
+    .venv/bin/python -m bench.echo_under_load              # ~40 s
+    .venv/bin/python -m bench.echo_under_load --tests 8 --streams 8 --seconds 8 --web-rps 50
 
 A real `homecheck serve` on 127.0.0.1; an echo client of its own session sends the call-like
 stream's packets (172 bytes, 50 a second) and times each answer with the process's fine clock.
@@ -24,6 +24,7 @@ the clients' own CPU use; compare stages, not machines.
 from __future__ import annotations
 
 import argparse
+import http.client
 import multiprocessing
 import os
 import re
@@ -130,7 +131,7 @@ def _download_test(url: str, streams: int, seconds: float, results: Any) -> None
 
 def run(
     tests: int = 8,
-    streams: int = 4,
+    streams: int = 8,
     seconds: float = 8.0,
     extra_load: ExtraLoad | None = None,
 ) -> list[Stage]:
@@ -141,7 +142,7 @@ def run(
         stages.append(Stage("idle", *echo_stage(url, seconds)))
         loads: list[tuple[str, ExtraLoad | None]] = [(f"{tests} tests downloading", None)]
         if extra_load is not None:
-            loads.append((f"{tests} tests downloading + extra load", extra_load))
+            loads.append((f"{tests} tests downloading + web plane load", extra_load))
         for name, extra in loads:
             stages.append(_loaded(name, url, line, tests, streams, seconds, extra))
     finally:
@@ -184,6 +185,39 @@ def _loaded(
     return Stage(name, rtts, holds, lost, sum(rates))
 
 
+def web_requests(per_second: float) -> ExtraLoad:
+    """The web plane's load: `per_second` GET requests to its pages (front page and health
+    check, alternately, each on a new connection as separate browsers would), paced evenly."""
+
+    def load(line: str, stop: threading.Event) -> None:
+        found = re.search(r"web plane on (https?)://(\S+):(\d+)", line)
+        if found is None:
+            raise SystemExit(f"bench: no web plane in the ready line: {line!r}")
+        host, port = found.group(2).strip("[]"), int(found.group(3))
+        paths, sent, failed = ("/", "/healthz"), 0, 0
+        began = time.monotonic()
+        while not stop.is_set():
+            conn = http.client.HTTPConnection(host, port, timeout=5)
+            try:
+                conn.request("GET", paths[sent % 2])
+                if conn.getresponse().status != 200:
+                    failed += 1
+            except OSError:
+                failed += 1
+            finally:
+                conn.close()
+            sent += 1
+            stop.wait(max(0.0, began + sent / per_second - time.monotonic()))
+        elapsed = time.monotonic() - began
+        WEB_LOAD.append((sent / elapsed if elapsed else 0.0, failed))
+
+    return load
+
+
+# What the web load achieved (requests/s, failures), per loaded stage that had it.
+WEB_LOAD: list[tuple[float, int]] = []
+
+
 def print_table(stages: list[Stage], tests: int, streams: int) -> None:
     print(f"\nUDP echo on 127.0.0.1 (172-byte packets, 50/s; {tests} tests x {streams} streams "
           "downloading when loaded). Round trip as the client sees it; held: from the server's "
@@ -197,16 +231,25 @@ def print_table(stages: list[Stage], tests: int, streams: int) -> None:
             f"{median(stage.holds_ms):9.3f} {p95(stage.holds_ms):9.3f} "
             f"{len(stage.rtts_ms):8d} {stage.lost:5d} {rate:>17}"
         )
+    for rate, failed in WEB_LOAD:
+        print(f"  web plane load: {rate:.1f} requests/s served, {failed} failed")
     print(f"\nmachine load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", type=int, default=8, help="tests downloading at once")
-    parser.add_argument("--streams", type=int, default=4, help="streams per test (the probe's 4)")
+    parser.add_argument("--streams", type=int, default=8, help="streams per test (the probe's 8)")
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each stage")
+    parser.add_argument(
+        "--web-rps",
+        type=float,
+        default=50.0,
+        help="requests a second to the web plane in a third stage (0: no such stage)",
+    )
     args = parser.parse_args(argv)
-    stages = run(args.tests, args.streams, args.seconds)
+    extra = web_requests(args.web_rps) if args.web_rps > 0 else None
+    stages = run(args.tests, args.streams, args.seconds, extra)
     print_table(stages, args.tests, args.streams)
     return 0
 

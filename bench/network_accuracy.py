@@ -50,6 +50,7 @@ from typing import Any
 
 import psutil
 
+from bench import echo_under_load
 from homecheck.model import ProbeResult
 from homecheck.probe import ProbeContext, ProbeOptions
 from labs.network import Link, LinkSpec, check_environment
@@ -478,6 +479,10 @@ def main(argv: list[str] | None = None) -> int:
     lo = loopback_ceiling(args.streams)
     print_table(rows)
     print_loopback(lo)
+    # The echo's answer time while 8 tests download and the web plane serves 50 requests/s
+    # (issue 12): the two planes must not delay each other.
+    stages = echo_under_load.run(8, args.streams, 8.0, echo_under_load.web_requests(50.0))
+    echo_under_load.print_table(stages, 8, args.streams)
     print(
         f"\n{len(rows)} links in {time.monotonic() - began:.0f} s; machine load "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
