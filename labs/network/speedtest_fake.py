@@ -36,11 +36,13 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 CHUNK = 64 * 1024
@@ -157,6 +159,11 @@ class _Server(ThreadingHTTPServer):
             except (ssl.SSLError, OSError):  # e.g. a client that does not trust the test CA
                 return
         super().finish_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client resetting its streams at the end of a phase (SO_LINGER 0) is normal here.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
