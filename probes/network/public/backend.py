@@ -74,7 +74,14 @@ from homecheck.probe import ProbeContext
 from probes.network.analysis import callquality
 from probes.network.analysis.steady_rate import SAMPLE_S
 from probes.network.public import transfers, trust
-from probes.network.public.errors import ADVICE, GIVE_UP, NoServers, OutOfTime, why
+from probes.network.public.errors import (
+    ADVICE,
+    GIVE_UP,
+    NoServers,
+    OutOfTime,
+    StoppedAnswering,
+    why,
+)
 from probes.network.public.rtt_sampler import RttSample, RttSampler
 
 T = TypeVar("T")
@@ -352,7 +359,7 @@ def _speed(run: _Run, transfer: transfers.Transfer) -> None:
     if transfer.refused is not None:
         raise _refusal(transfer.refused, server_url="")
     if transfer.stalled:
-        raise TimeoutError(f"the {way} stopped moving data")
+        raise StoppedAnswering(transfers.STALL_S)
     if steady is None:
         run.unmeasured.append(
             Unmeasured(

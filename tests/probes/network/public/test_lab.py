@@ -74,7 +74,10 @@ def test_no_internet_is_not_measured_with_the_way_out_exit_2() -> None:
     assert "Traceback" not in done.stderr
     # The table (stdout) wraps long reasons; the progress lines (stderr) keep them whole.
     assert "NOT MEASURED" in done.stdout and "INCOMPLETE" in done.stdout
-    assert "The name speedtest.net could not be looked up" in done.stderr
+    # Both public services are tried (probes/network/public/choose.py), each reason is given.
+    assert "No public speed test could run" in done.stderr
+    assert "the name speedtest.net could not be looked up" in done.stderr
+    assert "the name speed.cloudflare.com could not be looked up" in done.stderr
     assert "homecheck run --server URL" in done.stderr
     assert "no network route" in done.stdout  # the connection line says why
     assert elapsed < 10  # Python start-up dominates; the probe gives up at once
