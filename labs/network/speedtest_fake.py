@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -89,10 +90,10 @@ def config_xml(lat: float = 52.37, lon: float = 4.89) -> bytes:
 """.encode()
 
 
-def servers_xml(host: str, port: int, count: int = 3) -> bytes:
+def servers_xml(host: str, port: int, count: int = 3, scheme: str = "http") -> bytes:
     """The server list: `count` entries that all point at this server, nearest first."""
     entries = "\n".join(
-        f'<server url="http://{host}:{port}/speedtest/upload.php" lat="{52.37 + i * 0.5:.4f}" '
+        f'<server url="{scheme}://{host}:{port}/speedtest/upload.php" lat="{52.37 + i * 0.5:.4f}" '
         f'lon="4.8900" name="Testville {i + 1}" country="Netherlands" cc="NL" '
         f'sponsor="Example Networks" id="{1000 + i}" host="{host}:{port}" />'
         for i in range(count)
@@ -161,8 +162,9 @@ class _Server(ThreadingHTTPServer):
         super().finish_request(request, client_address)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client resetting its streams at the end of a phase (SO_LINGER 0) is normal here.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
+        # A client resetting its streams at the end of a phase (SO_LINGER 0), or refusing the
+        # certificate, is normal here.
+        if not isinstance(sys.exc_info()[1], OSError):
             super().handle_error(request, client_address)
 
 
@@ -268,7 +270,7 @@ class _Handler(BaseHTTPRequestHandler):
             return b"<settings><servers><server url=broken"
         if fake.mode is Mode.NO_SERVERS:
             return b'<?xml version="1.0"?><settings><servers></servers></settings>'
-        return servers_xml(fake.listed_host, fake.port)
+        return servers_xml(fake.listed_host, fake.listed_port, scheme=fake.listed_scheme)
 
     def _send(
         self, code: int, body: bytes, kind: str, headers: dict[str, str] | None = None
@@ -353,6 +355,7 @@ class FakeSpeedtest:
         self._server = _Server(self, (host, port))
         self.host, self.port = self._server.server_address[:2]  # type: ignore[misc]
         self.listed_host = str(self.host)
+        self.listed_port, self.listed_scheme = int(self.port), "http"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._extra: list[_Server] = []
 
@@ -401,6 +404,53 @@ class FakeSpeedtest:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def make_leaf(tls_dir: Path, names: Sequence[str], stem: str = "server") -> tuple[Path, Path]:
+    """A certificate for other names (subjectAltName entries: "DNS:...", "IP:...") signed by the
+    test CA that `make_tls_files` made in `tls_dir`: (cert, key)."""
+    key, csr, cert = (tls_dir / f"{stem}.{ext}" for ext in ("key", "csr", "pem"))
+    ext = tls_dir / f"{stem}.ext"
+    ext.write_text(
+        f"subjectAltName={','.join(names)}\nbasicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+    )
+    openssl = shutil.which("openssl") or "openssl"
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for args in (
+        ["req", *ec, "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={stem}"],
+        ["x509", "-req", "-in", str(csr), "-CA", str(tls_dir / "ca.pem"), "-CAkey",
+         str(tls_dir / "ca.key"), "-CAcreateserial", "-out", str(cert), "-days", "2",
+         "-extfile", str(ext)],
+    ):  # fmt: skip
+        subprocess.run([openssl, *args], check=True, capture_output=True, timeout=30)
+    return cert, key
+
+
+@contextlib.contextmanager
+def https_listing(fake: FakeSpeedtest, names: Sequence[str] = ("IP:127.0.0.1",)) -> Iterator[int]:
+    """The test server also on a port speaking TLS from the first byte, with a certificate for
+    `names` from the test CA, and listed in the server list with its https:// URL (as
+    speedtest.net lists some servers). Yields that port."""
+    cert, key = make_leaf(fake.tls_dir, names)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = _Server(fake, (str(fake.host), 0))
+    # The handshake happens in the request's thread, at its first read, not in the accept loop.
+    server.socket = context.wrap_socket(
+        server.socket, server_side=True, do_handshake_on_connect=False
+    )
+    port = int(server.server_address[1])
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    listed = fake.listed_port, fake.listed_scheme
+    fake.listed_port, fake.listed_scheme = port, "https"
+    try:
+        yield port
+    finally:
+        fake.listed_port, fake.listed_scheme = listed
+        server.shutdown()
+        server.server_close()
 
 
 def main() -> None:

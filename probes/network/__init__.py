@@ -36,9 +36,10 @@ requirements, ITU-T G.114 and G.107/G.109, and common bufferbloat grades.
 The default run takes about 13 s. Ctrl-C, a lost connection or an unreachable server end it
 early; what was measured is kept and the rest is reported as not measured with the reason.
 Without `--server` the public speed-test servers of speedtest.net are used instead
-(probes/network/public/backend.py: speedtest-cli for the speeds, timed probes to the same server for
-delay, jitter, loss and MOS; about 15 s), and Cloudflare's speed test when speedtest.net refuses,
-fails or is blocked (probes/network/public/cloudflare.py; the order and the failover:
+(probes/network/public/backend.py: speedtest-cli chooses the server, homecheck's own streams to it
+measure the speeds as above, timed probes to the same server give delay, jitter, loss and MOS; at
+most about 15 s), and Cloudflare's speed test when speedtest.net refuses, fails or is blocked
+(probes/network/public/cloudflare.py, on the same streams; the order and the failover:
 probes/network/public/choose.py; `--public-backend` picks one). They cannot check UDP or time
 windows.
 

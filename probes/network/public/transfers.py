@@ -121,6 +121,8 @@ class Transfer:
     errors: list[str] = field(default_factory=list)
     stalled: bool = False
     accepted: int = 0  # requests the server answered with 200
+    read_bytes: int = 0  # download: body bytes read; upload: bodies the server's replies confirmed
+    pushed_bytes: int = 0  # upload: bytes handed to the sockets (never the figure)
     refusals: list[str] = field(default_factory=list)  # status lines of those it did not
 
     @property
@@ -416,6 +418,7 @@ def download(
 
     _run(transfer, phase, worker, counts.total, counts.total, on_sample, server)
     transfer.counted_by = CountedBy.KERNEL_RECEIVED if counts.works else CountedBy.READ
+    transfer.read_bytes = sum(s.read for s in counts.streams)
     return transfer
 
 
@@ -482,6 +485,8 @@ def upload(
     progress = (lambda: sum(pushed)) if counting is CountedBy.SERVER_REPLIES else counts.total
     _run(transfer, phase, worker, counts.total, progress, on_sample, server)
     transfer.counted_by = counting if counts.works else CountedBy.SERVER_REPLIES
+    transfer.read_bytes = sum(s.read for s in counts.streams)
+    transfer.pushed_bytes = sum(pushed)
     return transfer
 
 
@@ -563,7 +568,8 @@ def _run(
     for thread in threads:
         thread.join(max(0.0, transfer.ended + 0.5 - time.monotonic()))
     pool.close_all()
-    transfer.steady = steady_rate(transfer.samples)
+    # A refused phase's bytes are the server's error pages, not the line's speed.
+    transfer.steady = steady_rate(transfer.samples) if transfer.refused is None else None
 
 
 def _describe(exc: BaseException) -> str:

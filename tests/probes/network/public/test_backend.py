@@ -25,7 +25,7 @@ import truststore
 from homecheck.model import ProbeResult
 from homecheck.probe import ProbeContext, ProbeOptions
 from homecheck.runner import run_probes
-from labs.network.speedtest_fake import FakeSpeedtest, Mode
+from labs.network.speedtest_fake import FakeSpeedtest, Mode, https_listing
 from probes.network import NetworkProbe, connection
 from probes.network.analysis import callquality
 from probes.network.public import trust
@@ -90,6 +90,29 @@ def test_measures_speed_delay_and_load_through_the_real_protocol(fake: FakeSpeed
     assert {u.metric for u in result.unmeasured} == set(NOT_HERE)
     assert "server" in result.details and "Example Networks" in str(result.details["server"])
     assert elapsed < QUICK.bound_s()
+
+
+def test_a_server_listed_with_https_is_measured_over_https(fake: FakeSpeedtest) -> None:
+    """The transfers go to the chosen server's own endpoints, over https when its URL says so,
+    verified with the (OS) trust store; the figures carry the employer path's method text."""
+    with https_listing(fake) as port:
+        result, _ = timed()
+
+    assert result.reason is None, result.reason
+    download = result.measurement("network.download_mbps")
+    upload = result.measurement("network.upload_mbps")
+    assert download is not None and upload is not None
+    assert float(download.value) > 50 and float(upload.value) > 50
+    assert download.method.startswith("4 parallel TCP streams, bytes counted at the receiver")
+    assert "ramp-up discarded" in download.method and "ramp-up discarded" in upload.method
+    if sys.platform == "linux":
+        assert "by its kernel (TCP_INFO)" in download.method
+        assert "acknowledged by the server" in upload.method
+    # The listed port speaks only TLS: plain HTTP there would have measured nothing.
+    assert any(line.startswith("GET /speedtest/random4000x4000.jpg") for line in fake.seen)
+    assert port != fake.port
+    throughput = result.details["throughput"]
+    assert isinstance(throughput, dict) and set(throughput) == {"download", "upload"}
 
 
 FAILURES = [

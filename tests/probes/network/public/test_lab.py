@@ -5,7 +5,9 @@
 - A shaped link (labs.network: tc tbf on a veth pair, 20 Mbit/s down, 8 Mbit/s up, 50 ms queues) with
   the local speedtest.net-protocol server on the far side, reached through the proxy variables as
   speedtest-cli allows, with TLS to a test CA as in production, and a real DNS server there too.
-  Throughput must be within 10 % of iperf3 on the same link.
+  Throughput must be within 3 % of iperf3 (4 streams, as homecheck) on the same link: the
+  transfers are homecheck's own, counted where the bytes arrive, ramp-up discarded (the issue 15
+  targets, 0.97-1.03 on the lab grid, are bench/speedtest_accuracy.py's).
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ def link(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Link, dict[
             shutil.rmtree(resolv, ignore_errors=True)
 
 
-def test_throughput_within_10_percent_of_iperf3(link: tuple[Link, dict[str, str]]) -> None:
+def test_throughput_within_3_percent_of_iperf3(link: tuple[Link, dict[str, str]]) -> None:
     lab, env = link
     down_truth = lab.iperf3(download=True, seconds=4)
     up_truth = lab.iperf3(download=False, seconds=4)
@@ -123,13 +125,13 @@ def test_throughput_within_10_percent_of_iperf3(link: tuple[Link, dict[str, str]
     network = next(p for p in report["probes"] if p["name"] == "network")
     values = {m["metric"]: m["value"] for m in network["measurements"]}
     print(
-        f"\niperf3 down {down_truth:.2f} up {up_truth:.2f}; homecheck (speedtest-cli) down "
+        f"\niperf3 down {down_truth:.2f} up {up_truth:.2f}; homecheck down "
         f"{values['network.download_mbps']} up {values['network.upload_mbps']} Mbit/s; "
         f"{network['duration_s']:.1f} s in the probe, {elapsed:.1f} s in all"
     )
     assert network["reason"] is None
-    assert values["network.download_mbps"] == pytest.approx(down_truth, rel=0.10)
-    assert values["network.upload_mbps"] == pytest.approx(up_truth, rel=0.10)
+    assert values["network.download_mbps"] == pytest.approx(down_truth, rel=0.03)
+    assert values["network.upload_mbps"] == pytest.approx(up_truth, rel=0.03)
     assert values["network.latency_ms"] < 5  # a veth pair: well under a millisecond
     assert values["network.loaded_latency_increase_ms"] > 10  # the 50 ms queues fill
     assert values["network.mos"] > 4.0
