@@ -9,14 +9,16 @@ The lab grid of issue 15: 5/1, 25/5, 100/20 Mbit/s; 20, 80, 200 ms round trip; 0
 RTT x loss pair once. Links: labs.network (tc tbf per direction with 50 ms queues, the TUN
 relay's delay, iptables random loss).
 
-Per link: iperf3's TCP goodput with the backend's stream count (4, -P 4, 6 s after 2 s omitted)
-as the throughput truth, before and after homecheck (their mean; their ratio shows how much the
-truth itself moves on that link); then the backend's stand-in on the far side
-(labs/network/speedtest_fake.py for speedtest) and homecheck's public backend (`run_speedtest`,
-production settings) `--runs` times: download and upload against iperf3, the spread of the runs
-((max - min) / mean), the quiet delay against the set round trip, and the wall time of the
-network phase. Beside it, once, speedtest-cli's own download()/upload() (the method homecheck
-used before issue 15: all bytes over all the time, upload counted into the send buffer).
+Per link: iperf3's TCP goodput with the backend's stream count (4, -P 4, 6 s after 2 s omitted) as
+the throughput truth, before and after homecheck (their mean; their ratio shows how much the truth
+itself moves on that link); then the backend's stand-in on the far side
+(labs/network/speedtest_fake.py for speedtest; labs/network/cloudflare_fake.py, reached by its real
+name through the lab's DNS server, for cloudflare) and homecheck's public backend (`run_speedtest`
+or `run_cloudflare`, production settings) `--runs` times: download and upload against iperf3, the
+spread of the runs ((max - min) / mean), the quiet delay against the set round trip, and the wall
+time of the network phase. Beside it, once, speedtest-cli's own download()/upload() (the method
+homecheck used before issue 15: all bytes over all the time, upload counted into the send buffer);
+the cloudflare backend has no old method.
 
 Targets (issue 15): 0.97-1.03 of iperf3, spread <= 2 %, RTT within 1 ms or 2 %, phase <= 15 s.
 """
@@ -26,13 +28,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
+import json
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from homecheck.probe import ProbeContext
@@ -119,20 +125,27 @@ def speedtest_stand_in(link: Link) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def speedtest_homecheck() -> dict[str, Any]:
+def speedtest_homecheck(link: Link) -> dict[str, Any]:
     from probes.network.public.backend import run_speedtest
 
     began = time.monotonic()
     result = run_speedtest(ProbeContext())
-    values = {m.metric: m.value for m in result.measurements}
-    rtt = next((s for s in result.series if s.name == "rtt_ms"), None)
+    wall = time.monotonic() - began
+    return _figures(result.measurements, result.series, result.reason, result.details, wall)
+
+
+def _figures(
+    measurements: Any, series: Any, reason: str | None, details: Any, wall: float | None = None
+) -> dict[str, Any]:
+    values = {m.metric: m.value for m in measurements}
+    rtt = next((s for s in series if s.name == "rtt_ms"), None)
     return {
         "setup": rtt.phases[0][1] if rtt is not None and rtt.phases else float("nan"),
         "down": values.get("network.download_mbps"),
         "up": values.get("network.upload_mbps"),
         "rtt": values.get("network.latency_ms"),
-        "wall": time.monotonic() - began,
-        "reason": result.reason or result.details.get("stopped_because"),
+        "wall": wall,
+        "reason": reason or details.get("stopped_because"),
     }
 
 
@@ -151,14 +164,83 @@ def speedtest_cli_old() -> dict[str, Any]:
     return {"down": down, "up": up}
 
 
+@contextlib.contextmanager
+def cloudflare_stand_in(link: Link) -> Iterator[None]:
+    """labs/network/cloudflare_fake.py on port 443 of the server namespace, reached by its real
+    name: the lab's DNS server there resolves speed.cloudflare.com, and the client namespace's
+    resolv.conf (bound over /etc/resolv.conf by `ip netns exec`) points at it."""
+    tls = tempfile.mkdtemp(prefix="hcnl-bench-cf-tls-")
+    dns = link.popen("server", [sys.executable, "labs/network/dns_server.py", "--host",
+                                link.server_addr, "--name",
+                                f"speed.cloudflare.com={link.server_addr}"])  # fmt: skip
+    fake = link.popen("server", [sys.executable, "-m", "labs.network.cloudflare_fake", "--host",
+                                 link.server_addr, "--port", "443", "--tls-dir", tls])  # fmt: skip
+    assert dns.stdout is not None and fake.stdout is not None
+    if "listening" not in dns.stdout.readline():
+        raise SystemExit("the lab's DNS server did not start")
+    line = fake.stdout.readline()
+    if "ca=" not in line:
+        raise SystemExit(f"the Cloudflare stand-in did not start: {line.strip()}")
+    resolv = Path("/etc/netns") / link.client_ns
+    resolv.mkdir(parents=True, exist_ok=True)
+    (resolv / "resolv.conf").write_text(f"nameserver {link.server_addr}\n")
+    saved = os.environ.get("SSL_CERT_FILE")
+    os.environ["SSL_CERT_FILE"] = line.strip().split("ca=", 1)[1]
+    try:
+        yield
+    finally:
+        shutil.rmtree(resolv, ignore_errors=True)
+        if saved is None:
+            os.environ.pop("SSL_CERT_FILE", None)
+        else:
+            os.environ["SSL_CERT_FILE"] = saved
+
+
+# In the client namespace through `ip netns exec`, which gives it the namespace's resolv.conf
+# (a thread that only entered the namespace would still read this machine's).
+CLOUDFLARE_RUN = """
+import json, time
+from homecheck.probe import ProbeContext
+from probes.network.public.cloudflare import run_cloudflare
+began = time.monotonic()
+r = run_cloudflare(ProbeContext())
+wall = time.monotonic() - began
+rtt = next((s for s in r.series if s.name == "rtt_ms"), None)
+values = {m.metric: m.value for m in r.measurements}
+print(json.dumps({"setup": rtt.phases[0][1] if rtt and rtt.phases else None,
+                  "down": values.get("network.download_mbps"),
+                  "up": values.get("network.upload_mbps"),
+                  "rtt": values.get("network.latency_ms"), "wall": wall,
+                  "reason": r.reason or r.details.get("stopped_because")}))
+"""
+
+
+def cloudflare_homecheck(link: Link) -> dict[str, Any]:
+    done = subprocess.run(
+        ["ip", "netns", "exec", link.client_ns, sys.executable, "-c", CLOUDFLARE_RUN],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
+    )  # fmt: skip
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise SystemExit(f"run_cloudflare failed:\n{done.stderr[-2000:]}")
+    figures: dict[str, Any] = json.loads(lines[-1])
+    if figures["setup"] is None:
+        figures["setup"] = float("nan")
+    return figures
+
+
 @dataclass(frozen=True)
 class Backend:
     stand_in: Callable[[Link], contextlib.AbstractContextManager[None]]
-    homecheck: Callable[[], dict[str, Any]]
+    homecheck: Callable[[Link], dict[str, Any]]
     old: Callable[[], dict[str, Any]] | None
 
 
-BACKENDS = {"speedtest": Backend(speedtest_stand_in, speedtest_homecheck, speedtest_cli_old)}
+BACKENDS = {
+    "speedtest": Backend(speedtest_stand_in, speedtest_homecheck, speedtest_cli_old),
+    # Cloudflare has no old method in homecheck to compare with.
+    "cloudflare": Backend(cloudflare_stand_in, cloudflare_homecheck, None),
+}
 
 
 def _iperf3(link: Link, download: bool, tries: int = 3) -> float:
@@ -187,7 +269,7 @@ def run_case(case: Case, backend: Backend, runs: int, with_old: bool) -> dict[st
         hc, old = [], None
         with backend.stand_in(link), link.client():
             for _ in range(runs):
-                hc.append(backend.homecheck())
+                hc.append(backend.homecheck(link))
             if with_old and backend.old is not None:
                 try:
                     old = backend.old()
