@@ -136,7 +136,7 @@ def _bounded(context: ProbeContext, backend: Backend, seconds: float) -> tuple[P
 def _failure(result: ProbeResult, overran: bool, seconds: float) -> str | None:
     """Why `result` is not the line's figure, or None when it is."""
     if result.reason:
-        return _named_first(result.reason.split(ADVICE)[0].strip())
+        return _named_first(result.reason.split(ADVICE)[0].strip().rstrip("."))
     stopped = result.details.get("stopped_because") if isinstance(result.details, dict) else None
     if overran:
         return f"the test did not finish within {seconds:g} s"
