@@ -147,7 +147,7 @@ class SpeedtestSettings:
         return idle, download, upload
 
     def expected_s(self) -> float:
-        return 2.0 + self.idle_s + self.download_s + self.upload_s + 1.0
+        return min(self.budget_s, 2.0 + self.idle_s + self.download_s + self.upload_s + 1.0)
 
     def bound_s(self) -> float:
         """The longest the whole test can take."""
@@ -224,17 +224,21 @@ def run_speedtest(context: ProbeContext, settings: SpeedtestSettings | None = No
     """The public-internet network test; never raises for a network failure."""
     run = _Run(context, settings or SpeedtestSettings())
     partial = False
+    reason = "the test was cut short before this was measured"
     try:
         _measure(run)
     except _Stopped:
         partial = True
     except GIVE_UP as exc:
-        if not run.measurements:
+        # No speed at all (refused, stalled or failed before the download was measured): the
+        # test failed, whatever delay figures it has, and says why (a caller may try another
+        # service). After the download: the upload says why it is missing.
+        if not any(m.metric in SPEED_METRICS.values() for m in run.measurements):
             return _not_measured(run, exc)
         partial = True
-        run.details["stopped_because"] = why(exc)
+        reason = why(exc)
+        run.details["stopped_because"] = reason
     missing = {m.metric for m in run.measurements} | {u.metric for u in run.unmeasured}
-    reason = "the test was cut short before this was measured"
     run.unmeasured += [Unmeasured(m, reason) for m in METRICS if m not in missing]
     run.unmeasured += [Unmeasured(m, r) for m, r in NOT_HERE.items()]
     return ProbeResult(
@@ -415,10 +419,10 @@ def _speed(run: _Run, transfer: transfers.Transfer) -> None:
     if run.context.cancelled.is_set():
         raise _Stopped
     if transfer.refused is not None:
-        raise _refusal(transfer.refused, server_url="")
+        raise _refusal(transfer.refused)
     if transfer.stalled:
         raise TimeoutError(f"the {way} stopped moving data")
-    if steady is None:
+    if steady is None or steady.mbps <= 0:
         run.unmeasured.append(
             Unmeasured(
                 metric,
@@ -455,11 +459,11 @@ def throughput_method(transfer: transfers.Transfer) -> str:
     )
 
 
-def _refusal(status_line: str, server_url: str) -> HTTPError:
+def _refusal(status_line: str) -> HTTPError:
     """The server's refusal as urllib's HTTPError, so errors.why names it as for speedtest-cli."""
     parts = status_line.split()
     code = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 502
-    return HTTPError(server_url, code, status_line, Message(), None)
+    return HTTPError("", code, status_line, Message(), None)
 
 
 def _path(run: _Run, samples: Sequence[RttSample], method: str, failure: str | None = None) -> None:

@@ -524,7 +524,7 @@ def _run(
     server: Server,
 ) -> None:
     """Run the streams until the deadline, sampling `total()` every 100 ms, and end on a stall:
-    `progress()` unchanged for STALL_S, or every request refused."""
+    `progress()` unchanged for STALL_S (or half a shorter phase), or every request refused."""
     try:
         address = _resolve(server)
     except OSError as exc:
@@ -543,6 +543,8 @@ def _run(
         thread.start()
     next_sample = transfer.started
     last_progress, last_moved = transfer.started, -1
+    # A phase shorter than twice STALL_S (tests) still notices a stall within half of it.
+    stall_s = min(STALL_S, max(0.5, (phase.deadline - transfer.started) / 2))
     while not phase.stop.is_set():
         now = time.monotonic()
         if now >= next_sample:
@@ -559,7 +561,7 @@ def _run(
         if transfer.refused is not None:
             if now - transfer.started > STALL_S:
                 break  # the server says no to every request: not a lost connection
-        elif now - last_progress > STALL_S:
+        elif now - last_progress > stall_s:
             transfer.stalled = True
             break
         time.sleep(max(0.0, min(next_sample, phase.deadline) - time.monotonic()))
@@ -568,8 +570,10 @@ def _run(
     for thread in threads:
         thread.join(max(0.0, transfer.ended + 0.5 - time.monotonic()))
     pool.close_all()
-    # A refused phase's bytes are the server's error pages, not the line's speed.
-    transfer.steady = steady_rate(transfer.samples) if transfer.refused is None else None
+    # A refused phase's bytes are the server's error pages, not the line's speed; a stalled
+    # phase has no steady rate.
+    if transfer.refused is None and not transfer.stalled:
+        transfer.steady = steady_rate(transfer.samples)
 
 
 def _describe(exc: BaseException) -> str:

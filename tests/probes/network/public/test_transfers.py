@@ -198,6 +198,7 @@ def test_without_an_acked_count_the_upload_counts_what_the_server_confirmed(
     assert transfer.counted_by is CountedBy.SERVER_REPLIES
     counts = [b for _, b in transfer.samples]
     assert all(b % size == 0 for b in counts)  # whole, confirmed requests only
-    assert counts[-1] == transfer.read_bytes == transfer.accepted * size > 0
+    # (A reply may come between the last sample and the end of the phase.)
+    assert 0 < counts[-1] <= transfer.read_bytes == transfer.accepted * size
     assert counts[-1] <= settled(lambda: fake.bytes_received)  # the server read all that counted
     assert transfer.steady is not None and transfer.steady.mbps > 50
