@@ -144,10 +144,13 @@ class Refused(ConnectionError):
 
 # --- kernel counters ---------------------------------------------------------------------------
 # struct tcp_info (linux/tcp.h): tcpi_bytes_acked at offset 120 (bytes_received, at 128, is read
-# by homecheck.wire). struct tcp_connection_info (xnu bsd/netinet/tcp.h): tcpi_snd_sbbytes, a
-# u_int32_t at offset 36; TCP_CONNECTION_INFO is option 0x106.
+# by homecheck.wire). struct tcp_connection_info (xnu bsd/netinet/tcp.h, 112 bytes): after four
+# u_int8_t and seven u_int32_t (options, flags, rto, maxseg, snd_ssthresh, snd_cwnd, snd_wnd),
+# tcpi_snd_sbbytes, a u_int32_t at offset 32; TCP_CONNECTION_INFO is option 0x106. On macOS the
+# bytes given to a TLS socket are its plaintext: the acked count misses the TLS records' framing
+# (about 0.2 %), never counts what is still buffered.
 _LINUX_ACKED_OFFSET, _LINUX_INFO_LEN = 120, 136
-_MAC_TCP_CONNECTION_INFO, _MAC_SBBYTES_OFFSET, _MAC_INFO_LEN = 0x106, 36, 40
+_MAC_TCP_CONNECTION_INFO, _MAC_SBBYTES_OFFSET, _MAC_INFO_LEN = 0x106, 32, 112
 _U64, _U32 = struct.Struct("=Q"), struct.Struct("=I")
 
 
@@ -166,7 +169,7 @@ def _mac_send_buffer(sock: socket.socket) -> int | None:
         info = sock.getsockopt(socket.IPPROTO_TCP, _MAC_TCP_CONNECTION_INFO, _MAC_INFO_LEN)
     except (OSError, ValueError):
         return None
-    if len(info) < _MAC_INFO_LEN:
+    if len(info) < _MAC_SBBYTES_OFFSET + _U32.size:
         return None
     return int(_U32.unpack_from(info, _MAC_SBBYTES_OFFSET)[0])
 
