@@ -9,7 +9,9 @@ What it measures
   them, and its exception tree. The transfers are homecheck's own
   (probes/network/public/transfers.py): 4 parallel streams to the chosen server's own endpoints,
   over http or https as its URL says (https verified with the OS trust store), GETs of its
-  `random4000x4000.jpg` for the download (5 s), POSTs to its `upload.php` for the upload (5 s).
+  `random4000x4000.jpg` for the download (5 s), POSTs to its `upload.php` for the upload (5 s),
+  the phases shortened in proportion when the set-up was slow, so the whole test stays within
+  15 s (SpeedtestSettings.budget_s). Delay probes run every 250 ms under load.
   The bytes are sampled every 100 ms: the download as the receiving kernel counts them
   (TCP_INFO), the upload as the server acknowledged them (the kernel's acked count; on macOS the
   bytes sent minus what the send buffer still holds; elsewhere the server's reply to each
