@@ -9,7 +9,9 @@ What it measures
   them, and its exception tree. The transfers are homecheck's own
   (probes/network/public/transfers.py): 4 parallel streams to the chosen server's own endpoints,
   over http or https as its URL says (https verified with the OS trust store), GETs of its
-  `random4000x4000.jpg` for the download (5 s), POSTs to its `upload.php` for the upload (5 s).
+  `random4000x4000.jpg` for the download (5 s), POSTs to its `upload.php` for the upload (5 s),
+  the phases shortened in proportion when the set-up was slow, so the whole test stays within
+  15 s (SpeedtestSettings.budget_s). Delay probes run every 250 ms under load.
   The bytes are sampled every 100 ms: the download as the receiving kernel counts them
   (TCP_INFO), the upload as the server acknowledged them (the kernel's acked count; on macOS the
   bytes sent minus what the send buffer still holds; elsewhere the server's reply to each
@@ -148,7 +150,7 @@ class SpeedtestSettings:
         return idle, download, upload
 
     def expected_s(self) -> float:
-        return 2.0 + self.idle_s + self.download_s + self.upload_s + 1.0
+        return min(self.budget_s, 2.0 + self.idle_s + self.download_s + self.upload_s + 1.0)
 
     def bound_s(self) -> float:
         """The longest the whole test can take."""
@@ -225,17 +227,21 @@ def run_speedtest(context: ProbeContext, settings: SpeedtestSettings | None = No
     """The public-internet network test; never raises for a network failure."""
     run = _Run(context, settings or SpeedtestSettings())
     partial = False
+    reason = "the test was cut short before this was measured"
     try:
         _measure(run)
     except _Stopped:
         partial = True
     except GIVE_UP as exc:
-        if not run.measurements:
+        # No speed at all (refused, stalled or failed before the download was measured): the
+        # test failed, whatever delay figures it has, and says why (a caller may try another
+        # service). After the download: the upload says why it is missing.
+        if not any(m.metric in SPEED_METRICS.values() for m in run.measurements):
             return _not_measured(run, exc)
         partial = True
-        run.details["stopped_because"] = why(exc)
+        reason = why(exc)
+        run.details["stopped_because"] = reason
     missing = {m.metric for m in run.measurements} | {u.metric for u in run.unmeasured}
-    reason = "the test was cut short before this was measured"
     run.unmeasured += [Unmeasured(m, reason) for m in METRICS if m not in missing]
     run.unmeasured += [Unmeasured(m, r) for m, r in NOT_HERE.items()]
     return ProbeResult(
@@ -416,10 +422,10 @@ def _speed(run: _Run, transfer: transfers.Transfer) -> None:
     if run.context.cancelled.is_set():
         raise _Stopped
     if transfer.refused is not None:
-        raise _refusal(transfer.refused, server_url="")
+        raise _refusal(transfer.refused)
     if transfer.stalled:
         raise StoppedAnswering(transfers.STALL_S)
-    if steady is None:
+    if steady is None or steady.mbps <= 0:
         run.unmeasured.append(
             Unmeasured(
                 metric,
@@ -456,11 +462,11 @@ def throughput_method(transfer: transfers.Transfer) -> str:
     )
 
 
-def _refusal(status_line: str, server_url: str) -> HTTPError:
+def _refusal(status_line: str) -> HTTPError:
     """The server's refusal as urllib's HTTPError, so errors.why names it as for speedtest-cli."""
     parts = status_line.split()
     code = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 502
-    return HTTPError(server_url, code, status_line, Message(), None)
+    return HTTPError("", code, status_line, Message(), None)
 
 
 def _path(run: _Run, samples: Sequence[RttSample], method: str, failure: str | None = None) -> None:

@@ -144,10 +144,13 @@ class Refused(ConnectionError):
 
 # --- kernel counters ---------------------------------------------------------------------------
 # struct tcp_info (linux/tcp.h): tcpi_bytes_acked at offset 120 (bytes_received, at 128, is read
-# by homecheck.wire). struct tcp_connection_info (xnu bsd/netinet/tcp.h): tcpi_snd_sbbytes, a
-# u_int32_t at offset 36; TCP_CONNECTION_INFO is option 0x106.
+# by homecheck.wire). struct tcp_connection_info (xnu bsd/netinet/tcp.h, 112 bytes): after four
+# u_int8_t and seven u_int32_t (options, flags, rto, maxseg, snd_ssthresh, snd_cwnd, snd_wnd),
+# tcpi_snd_sbbytes, a u_int32_t at offset 32; TCP_CONNECTION_INFO is option 0x106. On macOS the
+# bytes given to a TLS socket are its plaintext: the acked count misses the TLS records' framing
+# (about 0.2 %), never counts what is still buffered.
 _LINUX_ACKED_OFFSET, _LINUX_INFO_LEN = 120, 136
-_MAC_TCP_CONNECTION_INFO, _MAC_SBBYTES_OFFSET, _MAC_INFO_LEN = 0x106, 36, 40
+_MAC_TCP_CONNECTION_INFO, _MAC_SBBYTES_OFFSET, _MAC_INFO_LEN = 0x106, 32, 112
 _U64, _U32 = struct.Struct("=Q"), struct.Struct("=I")
 
 
@@ -166,7 +169,7 @@ def _mac_send_buffer(sock: socket.socket) -> int | None:
         info = sock.getsockopt(socket.IPPROTO_TCP, _MAC_TCP_CONNECTION_INFO, _MAC_INFO_LEN)
     except (OSError, ValueError):
         return None
-    if len(info) < _MAC_INFO_LEN:
+    if len(info) < _MAC_SBBYTES_OFFSET + _U32.size:
         return None
     return int(_U32.unpack_from(info, _MAC_SBBYTES_OFFSET)[0])
 
@@ -524,7 +527,7 @@ def _run(
     server: Server,
 ) -> None:
     """Run the streams until the deadline, sampling `total()` every 100 ms, and end on a stall:
-    `progress()` unchanged for STALL_S, or every request refused."""
+    `progress()` unchanged for STALL_S (or half a shorter phase), or every request refused."""
     try:
         address = _resolve(server)
     except OSError as exc:
@@ -543,6 +546,8 @@ def _run(
         thread.start()
     next_sample = transfer.started
     last_progress, last_moved = transfer.started, -1
+    # A phase shorter than twice STALL_S (tests) still notices a stall within half of it.
+    stall_s = min(STALL_S, max(0.5, (phase.deadline - transfer.started) / 2))
     while not phase.stop.is_set():
         now = time.monotonic()
         if now >= next_sample:
@@ -559,7 +564,7 @@ def _run(
         if transfer.refused is not None:
             if now - transfer.started > STALL_S:
                 break  # the server says no to every request: not a lost connection
-        elif now - last_progress > STALL_S:
+        elif now - last_progress > stall_s:
             transfer.stalled = True
             break
         time.sleep(max(0.0, min(next_sample, phase.deadline) - time.monotonic()))
@@ -568,8 +573,10 @@ def _run(
     for thread in threads:
         thread.join(max(0.0, transfer.ended + 0.5 - time.monotonic()))
     pool.close_all()
-    # A refused phase's bytes are the server's error pages, not the line's speed.
-    transfer.steady = steady_rate(transfer.samples) if transfer.refused is None else None
+    # A refused phase's bytes are the server's error pages, not the line's speed; a stalled
+    # phase has no steady rate.
+    if transfer.refused is None and not transfer.stalled:
+        transfer.steady = steady_rate(transfer.samples)
 
 
 def _describe(exc: BaseException) -> str:

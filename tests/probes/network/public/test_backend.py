@@ -314,3 +314,37 @@ def test_connection_facts_cannot_sink_the_network_area(
     assert float(values["network.download_mbps"]) > 50
     assert values["network.connection"] == "wifi"
     assert values["network.wifi_signal_dbm"] == -61.0  # German labels, cp850 bytes
+
+
+def _switch_after_choosing(fake: FakeSpeedtest, mode: Mode) -> threading.Thread:
+    """The stand-in answers the set-up, then turns to `mode` once the test server is chosen."""
+
+    def switch() -> None:
+        while sum(1 for s in fake.seen if "latency.txt" in s) < 9:  # 3 servers x 3 requests
+            time.sleep(0.005)
+        fake.mode = mode
+
+    thread = threading.Thread(target=switch, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize(
+    ("mode", "words"),
+    [(Mode.FORBIDDEN, "HTTP 403"), (Mode.TOO_MANY, "HTTP 429"), (Mode.SLOW, "did not answer")],
+    ids=["403", "429", "stall"],
+)
+def test_a_server_that_refuses_or_stalls_the_transfers_is_a_plain_reason(
+    fake: FakeSpeedtest, mode: Mode, words: str
+) -> None:
+    """Chosen, then refusing (403/429) or silent on the transfers: NOT MEASURED with the reason,
+    within the phase's bound (a stall is noticed after transfers.STALL_S), no speed from error
+    pages."""
+    _switch_after_choosing(fake, mode)
+
+    result, elapsed = timed()
+
+    assert result.reason is not None and words in result.reason, result.reason
+    assert "homecheck run --server URL" in result.reason
+    assert result.measurement("network.download_mbps") is None
+    assert elapsed < QUICK.bound_s()
