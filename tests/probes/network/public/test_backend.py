@@ -331,7 +331,7 @@ def _switch_after_choosing(fake: FakeSpeedtest, mode: Mode) -> threading.Thread:
 
 @pytest.mark.parametrize(
     ("mode", "words"),
-    [(Mode.FORBIDDEN, "HTTP 403"), (Mode.TOO_MANY, "HTTP 429"), (Mode.SLOW, "did not answer")],
+    [(Mode.FORBIDDEN, "HTTP 403"), (Mode.TOO_MANY, "HTTP 429"), (Mode.SLOW, "stopped answering")],
     ids=["403", "429", "stall"],
 )
 def test_a_server_that_refuses_or_stalls_the_transfers_is_a_plain_reason(
