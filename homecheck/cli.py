@@ -34,7 +34,7 @@ from homecheck.hub import verify as verify_command
 from homecheck.metrics import BY_ID
 from homecheck.model import Report, Verdict
 from homecheck.output_files import Output
-from homecheck.probe import STABILITY_WINDOW_S, Probe, ProbeOptions
+from homecheck.probe import STABILITY_WINDOW_S, Probe, ProbeOptions, PublicBackend
 from homecheck.progress import LiveProgress, PlainProgress
 from homecheck.runner import run_probes
 from homecheck.server import command as serve_command
@@ -107,6 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="measure the network against an employer's `homecheck serve` "
         "(default: public speed-test servers)",
+    )
+    run.add_argument(
+        "--public-backend",
+        type=_public_backend,
+        metavar="|".join(PublicBackend),
+        help="without --server, the public speed test to contact: speedtest (speedtest.net), "
+        "cloudflare (speed.cloudflare.com) or auto: speedtest.net, then Cloudflare if "
+        "speedtest.net refuses, fails or is blocked (default: auto)",
     )
     run.add_argument(
         "--duration",
@@ -221,6 +229,15 @@ def _add_brief(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="on the terminal, only the verdict and what to fix first (no table of every line)",
     )
+
+
+def _public_backend(text: str) -> PublicBackend:
+    try:
+        return PublicBackend(text.strip().lower())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not one of {', '.join(PublicBackend)}"
+        ) from None
 
 
 def _seconds(text: str) -> float:
@@ -404,6 +421,10 @@ def _run(args: argparse.Namespace) -> int:
 
         if problem := address_problem(args.server):
             raise UsageError(problem)
+        if args.public_backend is not None:
+            raise UsageError(
+                "--public-backend chooses a public speed test, used only without --server"
+            )
     show_progress = not args.quiet and sys.stderr.isatty()
     # The sentence to read is shown in the live progress display, so only ask when it is shown.
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and show_progress
@@ -412,6 +433,7 @@ def _run(args: argparse.Namespace) -> int:
         duration_s=args.duration,
         mic=args.mic,
         dns_names=args.dns_names or (),
+        public_backend=args.public_backend or PublicBackend.AUTO,
         speech=interactive if args.speech is None else args.speech,
     )
 

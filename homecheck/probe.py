@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import ClassVar, Protocol
 
 from homecheck.errors import HomecheckError
@@ -27,6 +28,14 @@ def _ignore_progress(fraction: float, message: str) -> None:
     """Default progress sink: nothing listens."""
 
 
+class PublicBackend(StrEnum):
+    """The public speed-test service used without --server (`--public-backend`)."""
+
+    SPEEDTEST = "speedtest"  # speedtest.net (Ookla) only
+    CLOUDFLARE = "cloudflare"  # speed.cloudflare.com only
+    AUTO = "auto"  # speedtest.net, then Cloudflare when speedtest.net fails
+
+
 @dataclass
 class ProbeOptions:
     """User choices that probes read. Every field has a default that runs on a bare machine."""
@@ -36,6 +45,7 @@ class ProbeOptions:
     mic: str | None = None  # input device name or index
     speech: bool = False  # ask the person to read a sentence
     dns_names: tuple[str, ...] = ()  # names whose lookup is timed; () means the probe's defaults
+    public_backend: PublicBackend = PublicBackend.AUTO  # without `server`: which public service
 
 
 @dataclass

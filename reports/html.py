@@ -70,7 +70,7 @@ class Area:
 
 
 # Details the system probe reports (probes/system.py); other keys are shown generically.
-_TABLES = {
+_TABLES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     "top_cpu": (
         "Programs using the most CPU while measuring (names only)",
         (
@@ -84,7 +84,12 @@ _TABLES = {
         (("name", "Program"), ("rss_gb", "Memory (GB)"), ("processes", "Processes")),
     ),
 }
+_TABLES["public_not_used"] = (
+    "Public speed tests tried and not used",
+    (("service", "Service"), ("reason", "Why not")),
+)
 _FACT_LABELS = {
+    "public_service": "Measured by (public speed test)",
     "devices": "Microphones found",
     "tested_device": "Microphone tested",
     "host_api": "Audio system",
@@ -144,7 +149,7 @@ def _area(report: Report, key: str, index: int) -> Area:
         anchor=anchor,
         title=vocab.area_title(key),
         verdict=judged.verdict if judged is not None else None,
-        status=_status(result, findings),
+        status=_with_public_service(_status(result, findings), report, key),
         rows=tuple(_row(f, explain=_shared_reason(result, findings) is None) for f in findings),
         others=_others(result, {f.requirement.metric for f in findings}) if result else (),
         charts=tuple(charts.svg(c, f"{anchor}-chart-{i}") for i, c in enumerate(drawable)),
@@ -174,6 +179,13 @@ def _status(result: ProbeResult | None, findings: Sequence[Finding]) -> str:
     if result.partial:
         return f"Cut short after {took}: the values below come from the part that was measured."
     return f"Measured in {took}."
+
+
+def _with_public_service(status: str, report: Report, key: str) -> str:
+    """The network's status line names the public speed test that measured, and why another
+    was not used."""
+    public = vocab.public_service_line(report) if key == "network" else None
+    return f"{status} {public}" if public else status
 
 
 def _row(finding: Finding, *, explain: bool = True) -> Row:

@@ -45,6 +45,8 @@ def render(report: Report) -> str:
             f"{md(vocab.area_title(a.area))}: {md(vocab.area_badge(a))}" for a in report.areas
         )
         out += ["", f"Areas: {by_area}."]
+    if public := vocab.public_service_line(report):
+        out += ["", md(public)]
 
     to_fix = fixes.to_fix(report.findings)
     if to_fix:

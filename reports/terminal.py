@@ -101,6 +101,8 @@ def _table(console: Console, report: Report, ascii_only: bool) -> None:
                 row = (*row[:4], "(the reason is above)")
             table.add_row(*row)
     console.print(table)
+    if public := vocab.public_service_line(report):
+        console.print(public)
     for line in _busiest(report):
         console.print(line)
     if left_out:

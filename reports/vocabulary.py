@@ -184,3 +184,28 @@ def when(iso: str) -> str:
         return str(iso)
     zone = moment.tzname() or ""
     return moment.strftime("%Y-%m-%d %H:%M:%S") + (f" {zone}" if zone else "")
+
+
+def public_service_line(report: Report) -> str | None:
+    """Which public speed test measured the network, and why others were not used (network
+    details `public_service`, `public_not_used`: probes/network/public/choose.py); None when
+    the network was not measured against a public service."""
+    result = next((r for r in report.results if r.probe == "network"), None)
+    details = result.details if result is not None else None
+    if not isinstance(details, Mapping):
+        return None
+    service = details.get("public_service")
+    entries = details.get("public_not_used")
+    skipped = [
+        (str(entry.get("service", "?")), str(entry.get("reason", "?")).rstrip("."))
+        for entry in (entries if isinstance(entries, list) else [])
+        if isinstance(entry, Mapping)
+    ]
+    why_not = "; ".join(f"{name} was not used: {reason}" for name, reason in skipped)
+    stopped = details.get("stopped_because")
+    if isinstance(service, str) and service:
+        cut = f", cut short: {str(stopped).rstrip('.')}" if stopped else ""
+        return f"Network measured by {service}{cut}" + (f" ({why_not})." if why_not else ".")
+    if skipped:
+        return f"No public speed test measured the network ({why_not})."
+    return None

@@ -4,7 +4,13 @@ It answers every A query with one address after a set delay, AAAA with no data (
 names starting with "missing" with NXDOMAIN, so the system resolver (glibc getaddrinfo, reading
 the namespace's /etc/resolv.conf) does a real lookup with a known server-side delay.
 
+With `--name NAME=ADDRESS` (repeatable) it is the lab's public DNS instead: those names, and only
+those, resolve (to their own addresses), every other name is NXDOMAIN. The public speed-test
+stand-ins are reached by their real names this way (speed.cloudflare.com, www.speedtest.net ...),
+and leaving a service's names out is a DNS failure for that service alone.
+
     python labs/network/dns_server.py --host 10.77.5.2 --delay-ms 40
+    python labs/network/dns_server.py --host 10.77.5.2 --name speed.cloudflare.com=10.77.5.3
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ import time
 TYPE_A, CLASS_IN = 1, 1
 
 
-def answer(query: bytes, address: str) -> bytes | None:
+def answer(query: bytes, address: str, names: dict[str, str] | None = None) -> bytes | None:
+    """The reply to `query`: `address` for any name, or with `names`, that name's address
+    (NXDOMAIN for a name not in it)."""
     if len(query) < 12:
         return None
     ident, flags, qdcount = struct.unpack("!HHH", query[:6])
@@ -34,7 +42,12 @@ def answer(query: bytes, address: str) -> bytes | None:
         return None
     qtype, qclass = struct.unpack("!HH", query[pos + 1 : question_end])
     question = query[12:question_end]
-    missing = bool(labels) and labels[0].startswith("missing")
+    name = ".".join(labels).lower()
+    if names:
+        missing = name not in names
+        address = names.get(name, address)
+    else:
+        missing = bool(labels) and labels[0].startswith("missing")
     rcode = 3 if missing else 0
     records = b""
     if not missing and qtype == TYPE_A and qclass == CLASS_IN:
@@ -46,13 +59,15 @@ def answer(query: bytes, address: str) -> bytes | None:
     return header + question + records
 
 
-def serve(host: str, port: int, delay_s: float, address: str) -> None:
+def serve(
+    host: str, port: int, delay_s: float, address: str, names: dict[str, str] | None = None
+) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((host, port))
     print(f"dns listening {host}:{port}", flush=True)
     while True:
         query, client = sock.recvfrom(512)
-        reply = answer(query, address)
+        reply = answer(query, address, names)
         if reply is None:
             continue
         due = time.monotonic() + delay_s
@@ -70,8 +85,16 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=53)
     parser.add_argument("--delay-ms", type=float, default=0.0)
     parser.add_argument("--address", default="10.77.99.9")
+    parser.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        metavar="NAME=ADDRESS",
+        help="resolve NAME to ADDRESS, and only the names given (others: NXDOMAIN)",
+    )
     args = parser.parse_args()
-    serve(args.host, args.port, args.delay_ms / 1000.0, args.address)
+    names = dict(entry.lower().split("=", 1) for entry in args.name)
+    serve(args.host, args.port, args.delay_ms / 1000.0, args.address, names)
 
 
 if __name__ == "__main__":

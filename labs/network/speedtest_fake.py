@@ -15,7 +15,13 @@ talks to, on one port:
   245,388 bytes) and `upload.php` (reads the body, answers `size=BYTES`).
 
 Modes reproduce how speedtest.net fails in the wild: 403, 429, garbage, an HTML captive-portal
-page, well-formed XML of the wrong shape, an unparsable server list, an empty one, silence.
+page, well-formed XML of the wrong shape, an unparsable server list, an empty one, silence, and a
+server that stops answering in the middle of the transfers (`stall`).
+
+Reached by the real names instead of a proxy (`--https-port 443 --http-port 80 --listed-host
+NAME`, with the lab's DNS server resolving www.speedtest.net, c.speedtest.net and NAME here):
+HTTPS for www.speedtest.net on 443, plain HTTP for c.speedtest.net on 80, and the test server
+listed as `http://NAME:PORT/speedtest/upload.php`, as speedtest.net lists its servers.
 
 Run standalone (e.g. inside a network namespace):
     python labs/network/speedtest_fake.py --host 10.0.0.2 --port 8080 [--mode ok] [--tls-dir DIR]
@@ -24,16 +30,20 @@ Run standalone (e.g. inside a network namespace):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 CHUNK = 64 * 1024
@@ -51,6 +61,11 @@ class Mode(StrEnum):
     GARBAGE_SERVERS = "garbage-servers"  # good configuration, unparsable server list
     NO_SERVERS = "no-servers"  # good configuration, a server list with no server
     SLOW = "slow"  # accepts connections but never answers
+    STALL = "stall"  # set-up answers; downloads and uploads stop mid-way (a service going quiet)
+
+
+# In Mode.STALL: what a transfer moves before the server goes quiet (keeping the connection).
+STALL_AFTER_BYTES = 256 * 1024
 
 
 def config_xml(lat: float = 52.37, lon: float = 4.89) -> bytes:
@@ -75,10 +90,10 @@ def config_xml(lat: float = 52.37, lon: float = 4.89) -> bytes:
 """.encode()
 
 
-def servers_xml(host: str, port: int, count: int = 3) -> bytes:
+def servers_xml(host: str, port: int, count: int = 3, scheme: str = "http") -> bytes:
     """The server list: `count` entries that all point at this server, nearest first."""
     entries = "\n".join(
-        f'<server url="http://{host}:{port}/speedtest/upload.php" lat="{52.37 + i * 0.5:.4f}" '
+        f'<server url="{scheme}://{host}:{port}/speedtest/upload.php" lat="{52.37 + i * 0.5:.4f}" '
         f'lon="4.8900" name="Testville {i + 1}" country="Netherlands" cc="NL" '
         f'sponsor="Example Networks" id="{1000 + i}" host="{host}:{port}" />'
         for i in range(count)
@@ -96,13 +111,15 @@ CAPTIVE_PAGE = b"""<!DOCTYPE html>
 """
 
 
-def make_tls_files(directory: Path) -> tuple[Path, Path, Path]:
-    """A test CA and a certificate for speedtest.net's names signed by it: (ca, cert, key)."""
+def make_tls_files(
+    directory: Path, names: tuple[str, ...] = SPEEDTEST_NAMES
+) -> tuple[Path, Path, Path]:
+    """A test CA and a certificate for `names` (speedtest.net's) signed by it: (ca, cert, key)."""
     ca_key, ca_pem = directory / "ca.key", directory / "ca.pem"
     key, csr, cert = directory / "leaf.key", directory / "leaf.csr", directory / "leaf.pem"
     ext = directory / "leaf.ext"
     ext.write_text(
-        "subjectAltName=" + ",".join(f"DNS:{n}" for n in SPEEDTEST_NAMES) + "\n"
+        "subjectAltName=" + ",".join(f"DNS:{n}" for n in names) + "\n"
         "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
         "extendedKeyUsage=serverAuth\nsubjectKeyIdentifier=hash\n"
         "authorityKeyIdentifier=keyid\n"
@@ -117,7 +134,7 @@ def make_tls_files(directory: Path) -> tuple[Path, Path, Path]:
         "-subj", "/CN=homecheck test CA", "-addext", "basicConstraints=critical,CA:TRUE",
         "-addext", "keyUsage=critical,keyCertSign,cRLSign",
         "-addext", "subjectKeyIdentifier=hash")  # fmt: skip
-    run("req", *ec, "-keyout", str(key), "-out", str(csr), "-subj", "/CN=www.speedtest.net")
+    run("req", *ec, "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={names[0]}")
     run("x509", "-req", "-in", str(csr), "-CA", str(ca_pem), "-CAkey", str(ca_key),
         "-CAcreateserial", "-out", str(cert), "-days", "2", "-extfile", str(ext))  # fmt: skip
     return ca_pem, cert, key
@@ -127,9 +144,28 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, fake: FakeSpeedtest, address: tuple[str, int]) -> None:
+    def __init__(
+        self, fake: FakeSpeedtest, address: tuple[str, int], tls: ssl.SSLContext | None = None
+    ) -> None:
         self.fake = fake
+        self.tls = tls  # set: HTTPS on this port (www.speedtest.net reached by its name)
         super().__init__(address, _Handler)
+
+    def finish_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        # The handshake in the request's own thread: a client that never finishes it holds
+        # only that thread, not the accept loop.
+        if self.tls is not None:
+            try:
+                request = self.tls.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError):  # e.g. a client that does not trust the test CA
+                return
+        super().finish_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client resetting its streams at the end of a phase (SO_LINGER 0), or refusing the
+        # certificate, is normal here.
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -175,6 +211,8 @@ class _Handler(BaseHTTPRequestHandler):
             fake.stopping.wait(fake.slow_s)
             self.close_connection = True
             return
+        if fake.mode is Mode.STALL and self._stalls(path, body_length):
+            return
         if fake.mode is Mode.FORBIDDEN:
             self._send(403, b"<html><body>403 Forbidden</body></html>", "text/html")
             return
@@ -195,6 +233,27 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, b"not found", "text/plain")
 
+    def _stalls(self, path: str, body_length: int) -> bool:
+        """Mode.STALL: a download sends STALL_AFTER_BYTES of its file, an upload reads as much of
+        its body, then the server goes quiet with the connection open. True if it stalled."""
+        name = path.rsplit("/", 1)[-1]
+        fake = self.server.fake
+        if name.startswith("random") and name.endswith(".jpg"):
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(10 * STALL_AFTER_BYTES))
+            self.end_headers()
+            with contextlib.suppress(OSError):
+                self.wfile.write(PAYLOAD[:STALL_AFTER_BYTES])
+        elif name == "upload.php":
+            with contextlib.suppress(OSError):
+                self.rfile.read(min(body_length, STALL_AFTER_BYTES))
+        else:
+            return False
+        fake.stopping.wait(fake.slow_s)
+        self.close_connection = True
+        return True
+
     def _config(self) -> bytes:
         mode = self.server.fake.mode
         if mode is Mode.GARBAGE:
@@ -211,7 +270,7 @@ class _Handler(BaseHTTPRequestHandler):
             return b"<settings><servers><server url=broken"
         if fake.mode is Mode.NO_SERVERS:
             return b'<?xml version="1.0"?><settings><servers></servers></settings>'
-        return servers_xml(fake.listed_host, fake.port)
+        return servers_xml(fake.listed_host, fake.listed_port, scheme=fake.listed_scheme)
 
     def _send(
         self, code: int, body: bytes, kind: str, headers: dict[str, str] | None = None
@@ -296,7 +355,16 @@ class FakeSpeedtest:
         self._server = _Server(self, (host, port))
         self.host, self.port = self._server.server_address[:2]  # type: ignore[misc]
         self.listed_host = str(self.host)
+        self.listed_port, self.listed_scheme = int(self.port), "http"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._extra: list[_Server] = []
+
+    def listen(self, port: int, tls: bool = False) -> None:
+        """Also answer on `port` of the same host: HTTPS (www.speedtest.net by its name) with
+        `tls`, else plain HTTP (c.speedtest.net). Serves until `stop()`."""
+        server = _Server(self, (str(self.host), port), self.tls if tls else None)
+        self._extra.append(server)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
 
     @property
     def proxy_url(self) -> str:
@@ -325,8 +393,9 @@ class FakeSpeedtest:
 
     def stop(self) -> None:
         self.stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
+        for server in (self._server, *self._extra):
+            server.shutdown()
+            server.server_close()
         if self._own_tls_dir:
             shutil.rmtree(self.tls_dir, ignore_errors=True)
 
@@ -337,16 +406,72 @@ class FakeSpeedtest:
         self.stop()
 
 
+def make_leaf(tls_dir: Path, names: Sequence[str], stem: str = "server") -> tuple[Path, Path]:
+    """A certificate for other names (subjectAltName entries: "DNS:...", "IP:...") signed by the
+    test CA that `make_tls_files` made in `tls_dir`: (cert, key)."""
+    key, csr, cert = (tls_dir / f"{stem}.{ext}" for ext in ("key", "csr", "pem"))
+    ext = tls_dir / f"{stem}.ext"
+    ext.write_text(
+        f"subjectAltName={','.join(names)}\nbasicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+    )
+    openssl = shutil.which("openssl") or "openssl"
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for args in (
+        ["req", *ec, "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={stem}"],
+        ["x509", "-req", "-in", str(csr), "-CA", str(tls_dir / "ca.pem"), "-CAkey",
+         str(tls_dir / "ca.key"), "-CAcreateserial", "-out", str(cert), "-days", "2",
+         "-extfile", str(ext)],
+    ):  # fmt: skip
+        subprocess.run([openssl, *args], check=True, capture_output=True, timeout=30)
+    return cert, key
+
+
+@contextlib.contextmanager
+def https_listing(fake: FakeSpeedtest, names: Sequence[str] = ("IP:127.0.0.1",)) -> Iterator[int]:
+    """The test server also on a port speaking TLS from the first byte, with a certificate for
+    `names` from the test CA, and listed in the server list with its https:// URL (as
+    speedtest.net lists some servers). Yields that port."""
+    cert, key = make_leaf(fake.tls_dir, names)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = _Server(fake, (str(fake.host), 0))
+    # The handshake happens in the request's thread, at its first read, not in the accept loop.
+    server.socket = context.wrap_socket(
+        server.socket, server_side=True, do_handshake_on_connect=False
+    )
+    port = int(server.server_address[1])
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    listed = fake.listed_port, fake.listed_scheme
+    fake.listed_port, fake.listed_scheme = port, "https"
+    try:
+        yield port
+    finally:
+        fake.listed_port, fake.listed_scheme = listed
+        server.shutdown()
+        server.server_close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--mode", default=Mode.OK.value, choices=[m.value for m in Mode])
     parser.add_argument("--tls-dir", type=Path, help="reuse/create the test CA here")
+    parser.add_argument("--https-port", type=int, help="also HTTPS here (www.speedtest.net: 443)")
+    parser.add_argument("--http-port", type=int, help="also plain HTTP here (c.speedtest.net: 80)")
+    parser.add_argument("--listed-host", help="the test server's name in the server list")
     args = parser.parse_args()
     if args.tls_dir:
         args.tls_dir.mkdir(parents=True, exist_ok=True)
     fake = FakeSpeedtest(args.host, args.port, Mode(args.mode), tls_dir=args.tls_dir)
+    if args.listed_host:
+        fake.listed_host = args.listed_host
+    if args.https_port:
+        fake.listen(args.https_port, tls=True)
+    if args.http_port:
+        fake.listen(args.http_port)
     print(f"listening {fake.host}:{fake.port} ca={fake.ca_file}", flush=True)
     try:
         fake._server.serve_forever()
@@ -354,7 +479,8 @@ def main() -> None:
         pass
     finally:
         fake.stopping.set()
-        fake._server.server_close()
+        for server in (fake._server, *fake._extra):
+            server.server_close()
 
 
 if __name__ == "__main__":

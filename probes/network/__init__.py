@@ -38,8 +38,12 @@ that stops (it says so, or no longer listens) end it early; what was measured is
 rest is reported as not measured with the reason. An `https://` server address runs every request
 and stream over TLS, verified with the operating system's trust store.
 Without `--server` the public speed-test servers of speedtest.net are used instead
-(probes/network/public/backend.py: speedtest-cli for the speeds, timed probes to the same server for
-delay, jitter, loss and MOS; about 15 s). They cannot check UDP or time windows.
+(probes/network/public/backend.py: speedtest-cli chooses the server, homecheck's own streams to it
+measure the speeds as above, timed probes to the same server give delay, jitter, loss and MOS; at
+most about 15 s), and Cloudflare's speed test when speedtest.net refuses, fails or is blocked
+(probes/network/public/cloudflare.py, on the same streams; the order and the failover:
+probes/network/public/choose.py; `--public-backend` picks one). They cannot check UDP or time
+windows.
 
 In both cases the connection itself is described first, while the line is quiet
 (probes/network/connection.py): wired or Wi-Fi, the adapter's link speed, the Wi-Fi signal, a
@@ -58,7 +62,13 @@ from typing import ClassVar, TypeVar
 
 from homecheck.metrics import in_area
 from homecheck.model import Direction, Phase, ProbeResult
-from homecheck.probe import STABILITY_WINDOW_S, ProbeContext, ProbeError, ProbeOptions
+from homecheck.probe import (
+    STABILITY_WINDOW_S,
+    ProbeContext,
+    ProbeError,
+    ProbeOptions,
+    PublicBackend,
+)
 from probes.network import connection
 from probes.network.employer import result as network_result
 from probes.network.employer import session as speed_session
@@ -67,7 +77,9 @@ from probes.network.employer.loss_stream import LossMode, LossStream
 from probes.network.employer.result import Run
 from probes.network.employer.voice_stream import CallStream, TcpTimer
 from probes.network.public import backend as speedtest_backend
+from probes.network.public import choose, cloudflare
 from probes.network.public.backend import SpeedtestSettings
+from probes.network.public.cloudflare import CloudflareSettings
 
 DNS_TIMEOUT_S = 2.0  # per name; a resolver with no network would wait 5 s per try
 SETTLE_S = 0.3  # between the load phases: let the download's queue drain before the upload
@@ -97,13 +109,36 @@ class NetworkProbe:
         self,
         timing: Timing | None = None,
         public: speedtest_backend.SpeedtestSettings | None = None,
+        cloudflare: CloudflareSettings | None = None,
     ) -> None:
         self.timing = timing or Timing()
         self.public = public or SpeedtestSettings()
+        self.cloudflare = cloudflare or CloudflareSettings()
+
+    def public_backends(self, choice: PublicBackend) -> tuple[choose.Backend, ...]:
+        """The public services to try for `--public-backend choice`, in order."""
+        speedtest_net, cloudflare_ = self.public, self.cloudflare
+        every = (
+            choose.Backend(
+                PublicBackend.SPEEDTEST,
+                "speedtest.net",
+                lambda context: speedtest_backend.run_speedtest(context, speedtest_net),
+                speedtest_net.expected_s(),
+                speedtest_net.bound_s(),
+            ),
+            choose.Backend(
+                PublicBackend.CLOUDFLARE,
+                cloudflare.TITLE,
+                lambda context: cloudflare.run_cloudflare(context, cloudflare_),
+                cloudflare_.expected_s(),
+                cloudflare_.bound_s(),
+            ),
+        )
+        return choose.order(choice, every)
 
     def expected_seconds(self, options: ProbeOptions) -> float:
         if not options.server:
-            return self.public.expected_s() + 0.5
+            return choose.expected_s(self.public_backends(options.public_backend)) + 0.5
         t = self.timing
         idle = options.duration_s or t.idle_s
         return 1.0 + idle + 2 * t.load_s + SETTLE_S + 1.0
@@ -112,7 +147,7 @@ class NetworkProbe:
         names = options.dns_names or connection.DEFAULT_DNS_NAMES
         dns = DNS_TIMEOUT_S * len(names)
         if not options.server:
-            return self.public.bound_s() + dns + 5.0
+            return choose.bound_s(self.public_backends(options.public_backend)) + dns + 5.0
         return self.expected_seconds(options) + 2 * self.timing.connect_timeout_s + 10.0 + dns
 
     def run(self, context: ProbeContext) -> ProbeResult:
@@ -124,7 +159,8 @@ class NetworkProbe:
             DNS_TIMEOUT_S,
         )
         if not server:
-            return _with_connection(speedtest_backend.run_speedtest(context, self.public), facts)
+            backends = self.public_backends(context.options.public_backend)
+            return _with_connection(choose.run(context, backends), facts)
         try:
             result = self._against_homecheck_server(context, server)
         except ProbeError as exc:  # keep the connection facts beside the reason

@@ -1,5 +1,5 @@
-"""Bad network options (`--server`, `--duration`) are usage errors: one line, exit 2, before
-anything is measured."""
+"""Bad network options (`--server`, `--duration`, `--public-backend`) are usage errors: one line,
+exit 2, before anything is measured."""
 
 from __future__ import annotations
 
@@ -59,4 +59,30 @@ def test_a_duration_shorter_than_one_window_is_refused(seconds: str) -> None:
     )
     assert done.returncode == 2
     assert "--duration: must be between 10 and 3600 seconds" in done.stderr
+    assert done.stdout == ""
+
+
+def test_an_unknown_public_backend_is_refused_before_measuring() -> None:
+    done = subprocess.run(
+        [*RUN, "--public-backend", "mlab"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "--public-backend: 'mlab' is not one of speedtest, cloudflare, auto" in done.stderr
+    assert done.stdout == ""
+
+
+def test_a_public_backend_with_a_server_is_a_usage_error() -> None:
+    # --server measures against the employer: no public service would be contacted.
+    done = subprocess.run(
+        [*RUN, "--server", "http://127.0.0.1:9", "--public-backend", "cloudflare"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line == (
+        "homecheck: error: --public-backend chooses a public speed test, used only without --server"
+    )
     assert done.stdout == ""

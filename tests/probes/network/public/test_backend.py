@@ -25,7 +25,7 @@ import truststore
 from homecheck.model import ProbeResult
 from homecheck.probe import ProbeContext, ProbeOptions
 from homecheck.runner import run_probes
-from labs.network.speedtest_fake import FakeSpeedtest, Mode
+from labs.network.speedtest_fake import FakeSpeedtest, Mode, https_listing
 from probes.network import NetworkProbe, connection
 from probes.network.analysis import callquality
 from probes.network.public import trust
@@ -90,6 +90,29 @@ def test_measures_speed_delay_and_load_through_the_real_protocol(fake: FakeSpeed
     assert {u.metric for u in result.unmeasured} == set(NOT_HERE)
     assert "server" in result.details and "Example Networks" in str(result.details["server"])
     assert elapsed < QUICK.bound_s()
+
+
+def test_a_server_listed_with_https_is_measured_over_https(fake: FakeSpeedtest) -> None:
+    """The transfers go to the chosen server's own endpoints, over https when its URL says so,
+    verified with the (OS) trust store; the figures carry the employer path's method text."""
+    with https_listing(fake) as port:
+        result, _ = timed()
+
+    assert result.reason is None, result.reason
+    download = result.measurement("network.download_mbps")
+    upload = result.measurement("network.upload_mbps")
+    assert download is not None and upload is not None
+    assert float(download.value) > 50 and float(upload.value) > 50
+    assert download.method.startswith("4 parallel TCP streams, bytes counted at the receiver")
+    assert "ramp-up discarded" in download.method and "ramp-up discarded" in upload.method
+    if sys.platform == "linux":
+        assert "by its kernel (TCP_INFO)" in download.method
+        assert "acknowledged by the server" in upload.method
+    # The listed port speaks only TLS: plain HTTP there would have measured nothing.
+    assert any(line.startswith("GET /speedtest/random4000x4000.jpg") for line in fake.seen)
+    assert port != fake.port
+    throughput = result.details["throughput"]
+    assert isinstance(throughput, dict) and set(throughput) == {"download", "upload"}
 
 
 FAILURES = [
@@ -291,3 +314,37 @@ def test_connection_facts_cannot_sink_the_network_area(
     assert float(values["network.download_mbps"]) > 50
     assert values["network.connection"] == "wifi"
     assert values["network.wifi_signal_dbm"] == -61.0  # German labels, cp850 bytes
+
+
+def _switch_after_choosing(fake: FakeSpeedtest, mode: Mode) -> threading.Thread:
+    """The stand-in answers the set-up, then turns to `mode` once the test server is chosen."""
+
+    def switch() -> None:
+        while sum(1 for s in fake.seen if "latency.txt" in s) < 9:  # 3 servers x 3 requests
+            time.sleep(0.005)
+        fake.mode = mode
+
+    thread = threading.Thread(target=switch, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize(
+    ("mode", "words"),
+    [(Mode.FORBIDDEN, "HTTP 403"), (Mode.TOO_MANY, "HTTP 429"), (Mode.SLOW, "stopped answering")],
+    ids=["403", "429", "stall"],
+)
+def test_a_server_that_refuses_or_stalls_the_transfers_is_a_plain_reason(
+    fake: FakeSpeedtest, mode: Mode, words: str
+) -> None:
+    """Chosen, then refusing (403/429) or silent on the transfers: NOT MEASURED with the reason,
+    within the phase's bound (a stall is noticed after transfers.STALL_S), no speed from error
+    pages."""
+    _switch_after_choosing(fake, mode)
+
+    result, elapsed = timed()
+
+    assert result.reason is not None and words in result.reason, result.reason
+    assert "homecheck run --server URL" in result.reason
+    assert result.measurement("network.download_mbps") is None
+    assert elapsed < QUICK.bound_s()

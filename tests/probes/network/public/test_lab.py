@@ -5,7 +5,9 @@
 - A shaped link (labs.network: tc tbf on a veth pair, 20 Mbit/s down, 8 Mbit/s up, 50 ms queues) with
   the local speedtest.net-protocol server on the far side, reached through the proxy variables as
   speedtest-cli allows, with TLS to a test CA as in production, and a real DNS server there too.
-  Throughput must be within 10 % of iperf3 on the same link.
+  Throughput must be within 3 % of iperf3 (4 streams, as homecheck) on the same link: the
+  transfers are homecheck's own, counted where the bytes arrive, ramp-up discarded (the issue 15
+  targets, 0.97-1.03 on the lab grid, are bench/speedtest_accuracy.py's).
 """
 
 from __future__ import annotations
@@ -74,7 +76,10 @@ def test_no_internet_is_not_measured_with_the_way_out_exit_2() -> None:
     assert "Traceback" not in done.stderr
     # The table (stdout) wraps long reasons; the progress lines (stderr) keep them whole.
     assert "NOT MEASURED" in done.stdout and "INCOMPLETE" in done.stdout
-    assert "The name speedtest.net could not be looked up" in done.stderr
+    # Both public services are tried (probes/network/public/choose.py), each reason is given.
+    assert "No public speed test could run" in done.stderr
+    assert "the name speedtest.net could not be looked up" in done.stderr
+    assert "the name speed.cloudflare.com could not be looked up" in done.stderr
     assert "homecheck run --server URL" in done.stderr
     assert "no network route" in done.stdout  # the connection line says why
     assert elapsed < 10  # Python start-up dominates; the probe gives up at once
@@ -109,7 +114,7 @@ def link(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Link, dict[
             shutil.rmtree(resolv, ignore_errors=True)
 
 
-def test_throughput_within_10_percent_of_iperf3(link: tuple[Link, dict[str, str]]) -> None:
+def test_throughput_within_3_percent_of_iperf3(link: tuple[Link, dict[str, str]]) -> None:
     lab, env = link
     down_truth = lab.iperf3(download=True, seconds=4)
     up_truth = lab.iperf3(download=False, seconds=4)
@@ -120,13 +125,13 @@ def test_throughput_within_10_percent_of_iperf3(link: tuple[Link, dict[str, str]
     network = next(p for p in report["probes"] if p["name"] == "network")
     values = {m["metric"]: m["value"] for m in network["measurements"]}
     print(
-        f"\niperf3 down {down_truth:.2f} up {up_truth:.2f}; homecheck (speedtest-cli) down "
+        f"\niperf3 down {down_truth:.2f} up {up_truth:.2f}; homecheck down "
         f"{values['network.download_mbps']} up {values['network.upload_mbps']} Mbit/s; "
         f"{network['duration_s']:.1f} s in the probe, {elapsed:.1f} s in all"
     )
     assert network["reason"] is None
-    assert values["network.download_mbps"] == pytest.approx(down_truth, rel=0.10)
-    assert values["network.upload_mbps"] == pytest.approx(up_truth, rel=0.10)
+    assert values["network.download_mbps"] == pytest.approx(down_truth, rel=0.03)
+    assert values["network.upload_mbps"] == pytest.approx(up_truth, rel=0.03)
     assert values["network.latency_ms"] < 5  # a veth pair: well under a millisecond
     assert values["network.loaded_latency_increase_ms"] > 10  # the 50 ms queues fill
     assert values["network.mos"] > 4.0
