@@ -36,6 +36,10 @@ class ProbeOptions:
     mic: str | None = None  # input device name or index
     speech: bool = False  # ask the person to read a sentence
     dns_names: tuple[str, ...] = ()  # names whose lookup is timed; () means the probe's defaults
+    # Under an employer's invite (homecheck run --invite): its secret, sent when a test session
+    # opens, and who is told each test session id the server gives (the report names it).
+    invite: str | None = None
+    on_test_session: Callable[[str], None] | None = None
 
 
 @dataclass
