@@ -14,6 +14,7 @@ The files are written before the table is printed, so nothing on the terminal ca
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -28,6 +29,7 @@ from typing import NoReturn, TextIO
 import platformdirs
 
 from homecheck import __version__, aggregator, output_files, profiles, registry
+from homecheck import invite as invite_client
 from homecheck.errors import HomecheckError, UsageError
 from homecheck.hub import admin as admin_command
 from homecheck.hub import verify as verify_command
@@ -115,6 +117,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="without --server, the public speed test to contact: speedtest (speedtest.net), "
         "cloudflare (speed.cloudflare.com) or auto: speedtest.net, then Cloudflare if "
         "speedtest.net refuses, fails or is blocked (default: auto)",
+    )
+    run.add_argument(
+        "--invite",
+        metavar="LINK",
+        help="take an employer's test: its profile and server come from the link; the report "
+        f"is sent to the employer after you agree (the JSON report, with the server's receipt, "
+        f"goes to --json, default {INVITE_JSON})",
+    )
+    run.add_argument(
+        "--yes",
+        action="store_true",
+        help="with --invite: agree to send the report without being asked (scripted use)",
     )
     run.add_argument(
         "--duration",
@@ -404,8 +418,11 @@ def _emit_bytes(text: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    profile = profiles.load(args.profile)
+    employer = _invite(args) if args.invite is not None else None
+    profile = profiles.load(args.profile) if employer is None else employer.profile
     selected = _select(args.only)
+    if employer is not None:
+        employer.consent = _consent(employer, [p.name for p in selected], args.yes)
     inputs = [("--profile", args.profile)] if Path(args.profile).is_file() else []
     if args.log_file:
         inputs.append(("--log-file", args.log_file))
@@ -429,7 +446,9 @@ def _run(args: argparse.Namespace) -> int:
     # The sentence to read is shown in the live progress display, so only ask when it is shown.
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and show_progress
     options = ProbeOptions(
-        server=args.server,
+        server=args.server if employer is None else employer.invite.speed_test,
+        invite=employer.invite.link.secret if employer and employer.consent else None,
+        on_test_session=employer.test_sessions.append if employer else None,
         duration_s=args.duration,
         mic=args.mic,
         dns_names=args.dns_names or (),
@@ -460,6 +479,8 @@ def _run(args: argparse.Namespace) -> int:
             interrupted=outcome.interrupted,
         )
         written = _deliver(report, outputs, table=True, brief=args.brief)
+    if employer is not None and employer.consent and not outcome.interrupted:
+        written = _submit(employer, report, outputs) or written
     if log_file is not None and log_file.error_count:
         print(
             f"homecheck: a check failed unexpectedly: traceback in {log_file.path}", file=sys.stderr
@@ -467,6 +488,87 @@ def _run(args: argparse.Namespace) -> int:
     if outcome.interrupted or late_ctrl_c.is_set():
         return EXIT_INTERRUPTED
     return written or EXIT_CODES[judgement.overall]
+
+
+INVITE_JSON = "homecheck-report.json"
+
+
+class _Employer:
+    """An invite being taken: what it said, the consent given, the test sessions opened."""
+
+    def __init__(self, invite: invite_client.Invite) -> None:
+        self.invite = invite
+        self.profile = profiles.parse(
+            invite.profile_toml, source=f"{invite.profile_name}@{invite.profile_version}"
+        )
+        self.consent = False
+        self.test_sessions: list[str] = []
+
+
+def _invite(args: argparse.Namespace) -> _Employer:
+    """The invite fetched before anything is measured; its JSON report goes to a file."""
+    if args.server is not None:
+        raise UsageError("--invite names the test server itself: leave out --server")
+    if args.public_backend is not None:
+        raise UsageError("--invite names the test server itself: leave out --public-backend")
+    link = invite_client.parse_link(args.invite)
+    if args.json is None:
+        args.json = INVITE_JSON
+    return _Employer(invite_client.fetch(link))
+
+
+def _consent(employer: _Employer, areas: list[str], yes: bool) -> bool:
+    _say(invite_client.consent_text(employer.invite, areas), sys.stderr)
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        _say("homecheck: not a terminal and no --yes: the report will not be sent", sys.stderr)
+        return False
+    sys.stderr.write(f"Send the report to {employer.invite.link.host}? [y/N] ")
+    sys.stderr.flush()
+    try:
+        answer = sys.stdin.readline()
+    except (OSError, KeyboardInterrupt):
+        answer = ""
+    agreed = answer.strip().lower() in ("y", "yes")
+    if not agreed:
+        _say("homecheck: the report will not be sent (it is still saved here)", sys.stderr)
+    return agreed
+
+
+def _submit(employer: _Employer, report: Report, outputs: Sequence[Output]) -> int:
+    """Send the report; save the receipt inside the JSON report file. One line either way;
+    the local report is already written. Returns 2 when nothing was accepted, else 0."""
+    from homecheck.hub.receipts import RECEIPT_KEY, canonical_json
+
+    host = employer.invite.link.host
+    if not employer.test_sessions:
+        _say(
+            f"homecheck: not sent to {host}: the network test did not reach its server", sys.stderr
+        )
+        return EXIT_INCOMPLETE
+    data = json_report.to_dict(report)
+    try:
+        receipt = invite_client.submit(
+            employer.invite, employer.test_sessions[-1], canonical_json(data)
+        )
+    except invite_client.InviteError as exc:
+        _say(f"homecheck: not sent to {host}: {exc}", sys.stderr)
+        return EXIT_INCOMPLETE
+    data[RECEIPT_KEY] = receipt
+    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    files = [o for o in outputs if o.fmt is OutputFormat.JSON and o.path != output_files.STDOUT]
+    for output in files:
+        try:
+            output_files.write(output.path, text)
+        except OSError as exc:
+            _say(f"homecheck: error: {output.path}: receipt not saved ({exc.strerror})", sys.stderr)
+            return EXIT_INCOMPLETE
+    payload = receipt.get("payload")
+    key = payload.get("key_id") if isinstance(payload, dict) else None
+    where = ", ".join(o.path for o in files) or "no file (use --json FILE)"
+    _say(f"Sent to {host}; receipt {key} saved in {where}", sys.stderr)
+    return EXIT_READY
 
 
 @contextmanager

@@ -46,6 +46,10 @@ class ProbeOptions:
     speech: bool = False  # ask the person to read a sentence
     dns_names: tuple[str, ...] = ()  # names whose lookup is timed; () means the probe's defaults
     public_backend: PublicBackend = PublicBackend.AUTO  # without `server`: which public service
+    # Under an employer's invite (homecheck run --invite): its secret, sent when a test session
+    # opens, and who is told each test session id the server gives (the report names it).
+    invite: str | None = None
+    on_test_session: Callable[[str], None] | None = None
 
 
 @dataclass

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from homecheck.errors import UsageError
 from homecheck.server.sessions import Limits
-from homecheck.server.web.options import WebOptions, check_options
+from homecheck.server.web.options import DEFAULT_APP_FACTORY, WebOptions, check_options
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -136,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
         max_connections=args.max_connections,
     )
     tls = None if args.tls_port is None else Tls(args.tls_port, args.tls_cert, args.tls_key)
-    web = Web(args.web_port, web_options(args))
+    web = Web(args.web_port, web_options(args, args.public_url))
+    hub = _start_hub(args.db) if args.db is not None else None
 
     def ready(url: str, udp_port: int, tls_url: str | None, web_url: str) -> None:
         also = f" and {tls_url}" if tls_url else ""
@@ -147,15 +148,41 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    with contextlib.suppress(KeyboardInterrupt):
-        serve(args.host, args.port, limits, ready, tls, web)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            serve(args.host, args.port, limits, ready, tls, web, hub.link if hub else None)
+    finally:
+        if hub is not None:
+            hub.close()
     print("homecheck serve: stopped", file=sys.stderr, flush=True)
     return 0
+
+
+class _RunningHub:
+    def __init__(self, db: str) -> None:
+        from homecheck.hub import service
+        from homecheck.server.measure.hub_link import HubLink
+
+        self.hub = service.start(db or None)  # migrated; a bad URL is one line (UsageError)
+        self.link = HubLink(self.hub)
+
+    def close(self) -> None:
+        self.hub.close()
+
+
+def _start_hub(db: str) -> _RunningHub:
+    try:
+        return _RunningHub(db)
+    except ImportError as exc:
+        raise UsageError(
+            f"homecheck serve --db needs the server extra ({exc.name} is missing): {INSTALL_HINT}"
+        ) from None
 
 
 # --- The web plane (homecheck/server/web/): its own port, TLS and reverse-proxy options. ---------
 
 DEFAULT_WEB_PORT = 8766
+HUB_APP = "homecheck.hub.web:create_app"
 
 
 def add_web_arguments(parser: argparse.ArgumentParser) -> None:
@@ -173,6 +200,22 @@ def add_web_arguments(parser: argparse.ArgumentParser) -> None:
         help="behind a reverse proxy: its addresses (comma-separated; networks such as "
         "10.0.0.0/8 too), whose X-Forwarded-For and X-Forwarded-Proto are believed",
     )
+    hub = parser.add_argument_group("employer hub (invites, submissions, receipts)")
+    hub.add_argument(
+        "--db",
+        nargs="?",
+        const="",
+        metavar="URL",
+        help="take invited candidates' reports into this database: sqlite:///PATH or "
+        "postgresql://USER@HOST/NAME (without URL: a SQLite file in this user's data folder); "
+        "migrated at start",
+    )
+    hub.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the speed-test address candidates are sent to, when they reach this server by "
+        "another address (NAT, a proxy) (default: the address it listens on)",
+    )
 
 
 def web_options(args: argparse.Namespace, speed_test_url: str | None = None) -> WebOptions:
@@ -184,6 +227,9 @@ def web_options(args: argparse.Namespace, speed_test_url: str | None = None) -> 
         forwarded_allow_ips=args.forwarded_allow_ips,
         idle_timeout_s=float(getattr(args, "idle_timeout", WebOptions.idle_timeout_s)),
         speed_test_url=speed_test_url,
+        hub=getattr(args, "db", None) is not None,
+        hub_db=getattr(args, "db", None) or None,
+        app_factory=HUB_APP if getattr(args, "db", None) is not None else DEFAULT_APP_FACTORY,
     )
     check_options(options)
     return options

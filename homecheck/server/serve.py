@@ -27,12 +27,15 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homecheck.errors import HomecheckError
 from homecheck.server.measure.plane import MeasurementPlane
 from homecheck.server.sessions import Limits
 from homecheck.server.web.options import WebOptions
+
+if TYPE_CHECKING:
+    from homecheck.server.measure.hub_link import HubLink
 
 # The event loop the plane runs in (tests/support/windows.py swaps in a loop without add_reader,
 # as Windows' ProactorEventLoop).
@@ -68,6 +71,7 @@ def serve(
     on_ready: Callable[[str, int, str | None, str], None] | None = None,
     tls: Tls | None = None,
     web: Web | None = None,
+    hub: HubLink | None = None,
 ) -> None:
     """Serve until stopped. `on_ready(url, udp_port, tls_url, web_url)` once clients can
     connect."""
@@ -94,7 +98,7 @@ def serve(
             sock.listen(1024)
         _room_for(limits.max_connections)
         shown = f"[{host}]" if family == socket.AF_INET6 else host
-        plane = MeasurementPlane(limits, udp)
+        plane = MeasurementPlane(limits, udp, hub)
 
         url = f"http://{shown}:{bound_port}"
         tls_url = None
@@ -102,7 +106,7 @@ def serve(
             tls_url = f"https://{shown}:{listeners[1][0].getsockname()[1]}"
         scheme = "https" if web.options.tls else "http"
         web_url = f"{scheme}://{shown}:{web_sock.getsockname()[1]}"
-        options = replace(web.options, speed_test_url=tls_url or url)
+        options = replace(web.options, speed_test_url=web.options.speed_test_url or tls_url or url)
         web_plane = WebPlane(web_sock, options)
         web_plane.start()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -90,6 +91,10 @@ class Session:
     udp_refilled: float = 0.0
     uploads: dict[int, UploadRecord] = field(default_factory=dict)
     loss: LossRecord = field(default_factory=LossRecord)
+    # Under an employer's invite (homecheck serve --db): the hub's test session id, and each
+    # finished download as (start, end, bytes sent), times since the session began.
+    hub_session: str | None = None
+    downloads: list[tuple[float, float, int]] = field(default_factory=list)
 
     def elapsed(self, now: float) -> float:
         return now - self.created
@@ -115,6 +120,8 @@ class SessionTable:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self._sessions: dict[bytes, Session] = {}
+        # Called with each session that ends by expiring (the plane records its observations).
+        self.on_end: Callable[[Session], None] | None = None
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -152,7 +159,7 @@ class SessionTable:
         if session is None:
             return None
         if self._expired(session, now):
-            del self._sessions[token]
+            self._end(token)
             return None
         if traffic:
             session.last_seen = now
@@ -167,13 +174,24 @@ class SessionTable:
             return None
         return self.get(token, traffic=traffic)
 
-    def close(self, token: bytes) -> bool:
-        return self._sessions.pop(token, None) is not None
+    def close(self, token: bytes) -> Session | None:
+        """The session closed by its client (not passed to on_end: the caller records it)."""
+        return self._sessions.pop(token, None)
 
     def reap(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         for token in [t for t, s in self._sessions.items() if self._expired(s, now)]:
-            del self._sessions[token]
+            self._end(token)
+
+    def end_all(self) -> None:
+        """The server stops: every session ends."""
+        for token in list(self._sessions):
+            self._end(token)
+
+    def _end(self, token: bytes) -> None:
+        session = self._sessions.pop(token)
+        if self.on_end is not None:
+            self.on_end(session)
 
     def _expired(self, session: Session, now: float) -> bool:
         # A session with an open transfer is busy, not idle; the transfer has its own bounds.

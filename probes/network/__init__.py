@@ -173,11 +173,19 @@ class NetworkProbe:
         idle_s = context.options.duration_s or t.idle_s
         context.progress(0.0, "contacting the test server")
         seconds = self.expected_seconds(context.options) + 30
-        opened = [speed_session.open_session(url, seconds, timeout_s=t.connect_timeout_s)]
+        invite = context.options.invite
+
+        def begin() -> speed_session.Session:
+            session = speed_session.open_session(url, seconds, t.connect_timeout_s, invite)
+            if session.hub_session is not None and context.options.on_test_session is not None:
+                context.options.on_test_session(session.hub_session)
+            return session
+
+        opened = [begin()]
 
         def renew() -> speed_session.Session:
             speed_session.close_session(opened[-1])
-            opened.append(speed_session.open_session(url, seconds, t.connect_timeout_s))
+            opened.append(begin())
             return opened[-1]
 
         run = Run(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import signal
 import socket
@@ -22,9 +23,12 @@ class Served:
     port: int
     process: subprocess.Popen[str]
     tls_url: str | None = None  # with --tls-port: the https address
+    web_url: str | None = None  # the web plane's address
 
 
-def start_serve(*extra: str, module: str = "homecheck") -> Served:
+def start_serve(
+    *extra: str, module: str = "homecheck", env: dict[str, str] | None = None
+) -> Served:
     """`homecheck serve` on 127.0.0.1 and a free port, started as a user would (the CLI);
     `module="tests.support.windows"` starts it as it runs on Windows."""
     proc = subprocess.Popen(
@@ -33,6 +37,7 @@ def start_serve(*extra: str, module: str = "homecheck") -> Served:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=None if env is None else {**os.environ, **env},
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -43,7 +48,14 @@ def start_serve(*extra: str, module: str = "homecheck") -> Served:
             f"serve did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}"
         )
     tls = re.search(r" and (https://127\.0\.0\.1:\d+)", line)
-    return Served(match.group(1), int(match.group(2)), proc, tls.group(1) if tls else None)
+    web = re.search(r"web plane on (https?://127\.0\.0\.1:\d+)", line)
+    return Served(
+        match.group(1),
+        int(match.group(2)),
+        proc,
+        tls.group(1) if tls else None,
+        web.group(1) if web else None,
+    )
 
 
 def stop_serve(served: Served) -> None:

@@ -27,9 +27,10 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homecheck import __version__
+from homecheck.errors import HomecheckError
 from homecheck.server.measure.connection import CONTINUE, Connection, State
 from homecheck.server.measure.http import (
     BadRequest,
@@ -46,9 +47,13 @@ from homecheck.server.sessions import Busy, BusyClient, Limits, Session, Session
 from homecheck.server.udp_echo import UdpEcho
 from homecheck.wire import API
 
+if TYPE_CHECKING:
+    from homecheck.server.measure.hub_link import HubLink
+
 BLOCK_BYTES = 1 << 20  # one download chunk: per-chunk overhead stays small at 10 Gbit/s
 SWEEP_S = 0.25
 STOP_GRACE_S = 1.0
+STOP_RECORD_S = 10.0
 MAX_STREAM_ID = 999_999
 log = logging.getLogger("homecheck.serve")
 
@@ -56,9 +61,15 @@ log = logging.getLogger("homecheck.serve")
 class MeasurementPlane:
     STOPPING = "server stopping: the test server is shutting down; run the test again later"
 
-    def __init__(self, limits: Limits, udp_socket: socket.socket | None) -> None:
+    def __init__(
+        self, limits: Limits, udp_socket: socket.socket | None, hub: HubLink | None = None
+    ) -> None:
         self.limits = limits
         self.sessions = SessionTable(limits)
+        # With --db: tests under an invite are bound to the hub's test sessions (hub_link.py).
+        self.hub = hub
+        self.sessions.on_end = self._ended
+        self._recording: set[asyncio.Future[None]] = set()
         self.echo = UdpEcho(udp_socket, self.sessions) if udp_socket is not None else None
         self.stopping = threading.Event()  # read by the loss probe's downstream bursts
         self.connections: dict[Connection, None] = {}  # in the order they were opened
@@ -96,6 +107,9 @@ class MeasurementPlane:
         try:
             await self._stop_requested.wait()
             await self._stop()
+            self.sessions.end_all()
+            if self._recording:  # observations of the tests the stop ended reach the store
+                await asyncio.wait(self._recording, timeout=STOP_RECORD_S)
         finally:
             sweeper.cancel()
             for server in servers:
@@ -200,7 +214,18 @@ class MeasurementPlane:
             connection.respond(reply(200, self.echo.loss.counts(self._session(token))))
         else:  # DELETE session/{token}
             closed = self.sessions.close(_token(token))
-            connection.respond(reply(204) if closed else error(404, "no such session"))
+            if closed is None:
+                connection.respond(error(404, "no such session"))
+            elif closed.hub_session is None:
+                connection.respond(reply(204))
+            else:  # answered once the observations are stored: the client submits next
+                self._record(closed).add_done_callback(
+                    lambda done: (
+                        connection.respond(reply(204))
+                        if done.exception() is None
+                        else connection.refuse(503, "the test's figures could not be stored; retry")
+                    )
+                )
 
     def _session(self, token_hex: str) -> Session:
         session = self.sessions.get_hex(token_hex)
@@ -217,13 +242,58 @@ class MeasurementPlane:
             raise BadRequest(429, str(exc)) from None
         except Busy as exc:
             raise BadRequest(503, str(exc)) from None
-        answer = {
+        request = connection.request
+        authorization = request.headers.get("authorization") if request is not None else None
+        if authorization is None:
+            connection.respond(reply(201, self._session_answer(session)))
+            return
+        if self.hub is None:
+            self.sessions.close(session.token)
+            raise BadRequest(404, "this server takes no invites (it runs without --db)")
+        hub = self.hub
+        opening = asyncio.get_running_loop().run_in_executor(None, hub.open, authorization)
+
+        def opened(done: asyncio.Future[str]) -> None:
+            problem = done.exception()
+            if problem is None:
+                session.hub_session = done.result()
+                connection.respond(reply(201, self._session_answer(session)))
+                return
+            self.sessions.close(session.token)
+            if isinstance(problem, HomecheckError):
+                connection.refuse(403, str(problem))
+            else:
+                log.warning("invite check failed: %s: %s", type(problem).__name__, problem)
+                connection.refuse(503, "the invite could not be checked now; retry")
+
+        opening.add_done_callback(opened)
+
+    def _session_answer(self, session: Session) -> dict[str, Any]:
+        return {
             "token": session.token.hex(),
             "udp_port": self.echo.port if self.echo is not None else None,
             "seconds": session.expires - session.created,
             "limits": self.limits.public(),
+            "hub_session": session.hub_session,
         }
-        connection.respond(reply(201, answer))
+
+    def _ended(self, session: Session) -> None:
+        if session.hub_session is not None:
+            self._record(session)
+
+    def _record(self, session: Session) -> asyncio.Future[None]:
+        """Store what the server saw of this test (in the executor: the store is synchronous)."""
+        assert self.hub is not None
+        recording = asyncio.get_running_loop().run_in_executor(None, self.hub.record, session)
+        self._recording.add(recording)
+
+        def recorded(done: asyncio.Future[None]) -> None:
+            self._recording.discard(done)
+            if done.exception() is not None:
+                log.warning("a test's observations were not stored: %s", done.exception())
+
+        recording.add_done_callback(recorded)
+        return recording
 
     def _downstream(self, connection: Connection, body: bytes) -> None:
         request = connection.request

@@ -45,6 +45,8 @@ DOWNLOAD_HEAD = (
     b"Transfer-Encoding: chunked\r\n"
 )
 
+MAX_DOWNLOAD_RECORDS = 1000  # per session: what a hub's observations are computed from
+
 
 class Download:
     def __init__(
@@ -55,7 +57,8 @@ class Download:
         self.limits: Limits = connection.plane.limits
         self.block = block
         self.offset = 0  # where the next chunk starts in the block
-        self.deadline = time.monotonic() + seconds
+        self.started = time.monotonic()
+        self.deadline = self.started + seconds
         self.sent = 0
         self.progress_at = time.monotonic()
         self.scheduled = False
@@ -119,7 +122,10 @@ class Download:
         self.ended = True
         self.session.transfers -= 1
         self.connection.plane.downloads -= 1
-        self.session.last_seen = time.monotonic()
+        now = self.session.last_seen = time.monotonic()
+        if len(self.session.downloads) < MAX_DOWNLOAD_RECORDS:
+            elapsed = self.session.elapsed
+            self.session.downloads.append((elapsed(self.started), elapsed(now), self.sent))
         connection = self.connection
         connection.download = None
         if gone:

@@ -44,6 +44,10 @@ class WebOptions:
     access_log: bool = False
     # Where candidates run the speed test (the measurement plane), shown on the front page.
     speed_test_url: str | None = None
+    # With --db: the web plane serves the employer hub's API (homecheck/hub/web.py) on this
+    # database (None: the default SQLite file); the child opens its own connection to it.
+    hub: bool = False
+    hub_db: str | None = None
     # "module:function" that builds the ASGI app from these options, imported in the child.
     app_factory: str = DEFAULT_APP_FACTORY
     # How long start() waits for the child to answer its first request.

@@ -31,6 +31,7 @@ SERVER_STOPPED = (
     "not measured: not a problem with your connection; run homecheck again in a few minutes"
 )
 STOPPING_WORDS = "server stopping"  # in the server's refusals while it shuts down
+HUB_CLOSE_TIMEOUT_S = 15.0  # under an invite the close waits for the server to store its figures
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class Session:
     endpoint: Endpoint
     token: bytes
     udp_address: tuple[str, int] | tuple[str, int, int, int] | None
+    hub_session: str | None = None  # under an invite: the test session the report names
 
 
 BAD_ADDRESS = (
@@ -157,13 +159,13 @@ def resolve(
     return family, (str(parts[0]), int(str(parts[1])))
 
 
-def open_session(url: str, seconds: float, timeout_s: float) -> Session:
+def open_session(url: str, seconds: float, timeout_s: float, invite: str | None = None) -> Session:
     host, port, tls = parse_server(url)
     family, address = resolve(host, port)
     host_header = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     body = json.dumps({"seconds": seconds})
     server = Endpoint(address, family, host_header, token="", tls_name=host if tls else None)
-    reply = _post_json(server, SESSION_PATH, body, timeout_s)
+    reply = _post_json(server, SESSION_PATH, body, timeout_s, invite)
     try:
         token_hex = str(reply["token"])
         token = bytes.fromhex(token_hex)
@@ -189,11 +191,17 @@ def open_session(url: str, seconds: float, timeout_s: float) -> Session:
             else 30.0
         ),
     )
-    return Session(endpoint, token, udp_address)
+    hub_session = reply.get("hub_session") if invite is not None else None
+    return Session(
+        endpoint, token, udp_address, hub_session if isinstance(hub_session, str) else None
+    )
 
 
 def close_session(session: Session, timeout_s: float = 0.5) -> None:
-    """Tell the server we are done (best effort: it also expires the session by itself)."""
+    """Tell the server we are done (best effort: it also expires the session by itself). Under
+    an invite the server answers once it stored what it saw, so the wait is longer."""
+    if session.hub_session is not None:
+        timeout_s = max(timeout_s, HUB_CLOSE_TIMEOUT_S)
     conn = session.endpoint.http(timeout_s)
     try:
         conn.request(
@@ -224,15 +232,15 @@ def server_stopped(endpoint: Endpoint, timeout_s: float = 1.0) -> bool:
         conn.close()
 
 
-def _post_json(server: Endpoint, path: str, body: str, timeout_s: float) -> dict[str, object]:
+def _post_json(
+    server: Endpoint, path: str, body: str, timeout_s: float, invite: str | None = None
+) -> dict[str, object]:
     conn = server.http(timeout_s)
+    headers = {"Host": server.host_header, "Content-Type": "application/json"}
+    if invite is not None:
+        headers["Authorization"] = f"Bearer {invite}"
     try:
-        conn.request(
-            "POST",
-            path,
-            body=body,
-            headers={"Host": server.host_header, "Content-Type": "application/json"},
-        )
+        conn.request("POST", path, body=body, headers=headers)
         response = conn.getresponse()
         raw = response.read(65536)
     except ssl.SSLError as exc:
@@ -256,6 +264,8 @@ def _post_json(server: Endpoint, path: str, body: str, timeout_s: float) -> dict
             "the test server is already running as many tests from your network as it allows "
             "(for example a colleague's at the same office); try again in a minute."
         )
+    if response.status in (403, 404) and invite is not None:
+        raise ProbeError(f"the test server refused the invite: {_error_text(raw)}")
     if response.status != 201:
         raise ProbeError(
             f"the address given with --server did not accept a test (HTTP {response.status}); "
@@ -270,6 +280,15 @@ def _post_json(server: Endpoint, path: str, body: str, timeout_s: float) -> dict
             f"the address given with --server is not a homecheck server. {CHECK_ADDRESS}"
         )
     return parsed
+
+
+def _error_text(raw: bytes) -> str:
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        parsed = None
+    message = parsed.get("error") if isinstance(parsed, dict) else None
+    return str(message)[:200] if message else "no reason given"
 
 
 def tls_problem(exc: ssl.SSLError) -> str:

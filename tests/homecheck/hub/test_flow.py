@@ -1,0 +1,293 @@
+"""Issue 13's flow end to end, over HTTP, against real `homecheck serve --db` processes on
+127.0.0.1 and real databases (SQLite and PostgreSQL, conftest.py): invite -> consent -> run ->
+submit -> stored -> receipt -> `homecheck verify`, and the refusals as a client sees them."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psutil
+import pytest
+from sqlalchemy import func, select, update
+
+from homecheck.hub import invites, receipts, store
+from homecheck.hub.models import Invite, Submission, TestSession, now
+from tests.homecheck.hub.conftest import homecheck, report_body
+from tests.support.serve import Served, start_serve, stop_serve
+
+RUN_FAST = ("--only", "network", "--dns-names", "localhost", "--quiet")
+
+
+@contextmanager
+def serving(db_url: str, tmp_path: Path) -> Iterator[Served]:
+    served = start_serve("--db", db_url, env=_data_env(tmp_path))
+    try:
+        yield served
+    finally:
+        stop_serve(served)
+
+
+def _data_env(tmp_path: Path) -> dict[str, str]:
+    # The signing key lives in the data folder; every process of a test shares the test's one.
+    return {"XDG_DATA_HOME": str(tmp_path / "data")}
+
+
+def _invite(db_url: str, web_url: str, *extra: str) -> str:
+    done = homecheck(
+        "admin", "invite", "--db", db_url, "--profile", "voice", "--candidate", "Ann Lee",
+        "--base-url", web_url, *extra,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def _request(
+    url: str, method: str, path: str, *, secret: str | None = None,
+    body: bytes | None = None, headers: dict[str, str] | None = None,
+) -> tuple[int, bytes]:  # fmt: skip
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    sent = dict(headers or {})
+    if secret is not None:
+        sent["Authorization"] = f"Bearer {secret}"
+    try:
+        # The server may answer (413) and close before the body is all sent.
+        with suppress(BrokenPipeError, ConnectionResetError):
+            conn.request(method, path, body=body, headers=sent)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def _secret(link: str) -> str:
+    return link.rsplit("/i/", 1)[1]
+
+
+def _test_session(served: Served, secret: str) -> str:
+    """A test under the invite, opened and closed as the client does; its hub session id."""
+    status, body = _request(
+        served.url, "POST", "/api/speed/session", secret=secret, body=b'{"seconds": 30}'
+    )
+    assert status == 201, body
+    answer = json.loads(body)
+    status, _ = _request(served.url, "DELETE", f"/api/speed/session/{answer['token']}")
+    assert status == 204
+    return str(answer["hub_session"])
+
+
+def _submit(served: Served, secret: str, session: str, body: bytes) -> tuple[int, bytes]:
+    assert served.web_url is not None
+    return _request(
+        served.web_url, "POST", "/api/submit", secret=secret, body=body,
+        headers={"X-Homecheck-Session": session, "Content-Type": "application/json"},
+    )  # fmt: skip
+
+
+def _sqlite(tmp_path: Path, template: Path) -> str:
+    path = tmp_path / "hub.sqlite3"
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
+def _count(db_url: str, what: type) -> int:
+    opened = store.open_store(db_url)
+    try:
+        with opened.sessions() as session:
+            return int(session.scalar(select(func.count()).select_from(what)) or 0)
+    finally:
+        opened.close()
+
+
+def test_whole_flow_invite_consent_run_submit_verify(db_url: str, tmp_path: Path) -> None:
+    with serving(db_url, tmp_path) as served:
+        assert served.web_url is not None
+        link = _invite(db_url, served.web_url)
+        report = tmp_path / "report.json"
+        done = homecheck("run", "--invite", link, "--yes", *RUN_FAST, "--json", str(report))
+        assert "Sent to 127.0.0.1; receipt " in done.stderr, done.stderr
+        assert "no IP address" in done.stderr or "not your IP address" in done.stderr
+        data = json.loads(report.read_text(encoding="utf-8"))
+        assert set(data["receipt"]) == {"payload", "signature"}
+        opened = store.open_store(db_url)
+        try:
+            with opened.sessions() as session:
+                rows = list(session.scalars(select(Submission)))
+                assert len(rows) == 1
+                stored = rows[0]
+                # The exact bytes the client sent are the report without its receipt.
+                without = {k: v for k, v in data.items() if k != "receipt"}
+                assert stored.body == receipts.canonical_json(without)
+                assert stored.client_ip is None  # off unless the employer enables it
+                # The server's own figures were recorded when the client closed its test.
+                assert stored.observations["download_mbps"] > 0
+                assert stored.observations["upload_mbps"] > 0
+                assert data["receipt"]["payload"]["session"] == stored.session_id
+        finally:
+            opened.close()
+        verified = homecheck("verify", str(report), "--server", served.web_url)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        # One byte edited in the saved report: verify says no.
+        edited = json.loads(report.read_text(encoding="utf-8"))
+        edited["started_at"] = edited["started_at"][:-1] + "1"
+        report.write_text(json.dumps(edited), encoding="utf-8")
+        assert homecheck("verify", str(report), "--server", served.web_url).returncode == 1
+
+
+def test_without_consent_nothing_is_sent(tmp_path: Path, sqlite_template: Path) -> None:
+    db_url = _sqlite(tmp_path, sqlite_template)  # what matters is the client: one backend
+    with serving(db_url, tmp_path) as served:
+        assert served.web_url is not None
+        link = _invite(db_url, served.web_url)
+        report = tmp_path / "report.json"
+        # No terminal and no --yes: not asked, not sent; the local report is written.
+        done = homecheck(
+            "run", "--invite", link, "--only", "system", "--quiet", "--json", str(report), stdin=""
+        )
+        assert "will not be sent" in done.stderr, done.stderr
+        assert "Sent to" not in done.stderr
+        assert "receipt" not in json.loads(report.read_text(encoding="utf-8"))
+    assert _count(db_url, Submission) == 0
+    assert _count(db_url, TestSession) == 0
+
+
+def test_refusals_over_http(db_url: str, tmp_path: Path) -> None:
+    with serving(db_url, tmp_path) as served:
+        assert served.web_url is not None
+        first = _secret(_invite(db_url, served.web_url, "--uses", "5"))
+        other = _secret(_invite(db_url, served.web_url))
+        unknown = receipts.b64(os.urandom(invites.SECRET_BYTES))
+
+        # A bad invite, on session open and on submit.
+        status, body = _request(
+            served.url, "POST", "/api/speed/session", secret=unknown, body=b'{"seconds": 30}'
+        )
+        assert status == 403 and b"no such invite" in body
+        status, _ = _request(served.web_url, "GET", "/api/invite", secret=unknown)
+        assert status == 404
+
+        session = _test_session(served, first)
+        good = report_body(1)
+        assert _submit(served, unknown, session, good)[0] == 404
+        # 20 MB: 413, nothing read on.
+        assert _submit(served, first, session, b"{" + b" " * 20_000_000 + b"}")[0] == 413
+        # A session of another invite.
+        theirs = _test_session(served, other)
+        assert _submit(served, first, theirs, good)[0] == 403
+        assert _count(db_url, Submission) == 0
+
+        status, answer = _submit(served, first, session, good)
+        assert status == 200, answer
+        assert set(json.loads(answer)) == {"payload", "signature"}
+        # The same bytes again (a retry after a lost answer): the same receipt, stored once.
+        assert _submit(served, first, session, good) == (200, answer)
+        # An edited copy (one byte) for that session, and the report replayed for a new test.
+        edited = good.replace(b'"voice"', b'"Voice"', 1)
+        assert _submit(served, first, session, edited)[0] == 409
+        assert _submit(served, first, _test_session(served, first), good)[0] == 409
+        # One byte that breaks the canonical encoding.
+        assert _submit(served, first, _test_session(served, first), good + b" ")[0] == 400
+        assert _count(db_url, Submission) == 1
+
+        # Expired: on session open and on submit (a session opened before it expired).
+        late = _test_session(served, first)
+        opened = store.open_store(db_url)
+        try:
+            with opened.sessions.begin() as db:
+                db.execute(update(Invite).values(expires_at=now() - timedelta(seconds=1)))
+        finally:
+            opened.close()
+        status, body = _request(
+            served.url, "POST", "/api/speed/session", secret=first, body=b'{"seconds": 30}'
+        )
+        assert status == 403 and b"expired" in body
+        assert _submit(served, first, late, report_body(2))[0] == 410
+    assert _count(db_url, Submission) == 1
+
+
+def test_client_ip_is_stored_only_when_enabled(tmp_path: Path, sqlite_template: Path) -> None:
+    db_url = _sqlite(tmp_path, sqlite_template)  # ingest's tests cover both backends
+    with serving(db_url, tmp_path) as served:
+        assert served.web_url is not None
+        secret = _secret(_invite(db_url, served.web_url, "--uses", "2"))
+        assert _submit(served, secret, _test_session(served, secret), report_body(1))[0] == 200
+        enabled = homecheck("admin", "settings", "--db", db_url, "--store-client-ip", "on")
+        assert enabled.returncode == 0, enabled.stderr
+        status, view = _request(served.web_url, "GET", "/api/invite", secret=secret)
+        assert status == 200 and json.loads(view)["stores_client_ip"] is True
+        assert _submit(served, secret, _test_session(served, secret), report_body(2))[0] == 200
+    opened = store.open_store(db_url)
+    try:
+        with opened.sessions() as session:
+            ips = list(session.scalars(select(Submission.client_ip).order_by(Submission.id)))
+    finally:
+        opened.close()
+    assert ips == [None, "127.0.0.1"]
+
+
+def test_two_serve_processes_share_one_postgres(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    db_url = request.getfixturevalue("postgres").fresh_database()
+    with serving(db_url, tmp_path) as one, serving(db_url, tmp_path) as two:
+        assert one.web_url is not None
+        secret = _secret(_invite(db_url, one.web_url, "--uses", "2"))
+        # A test measured by one process, its report submitted to the other, and back.
+        assert _submit(two, secret, _test_session(one, secret), report_body(1))[0] == 200
+        assert _submit(one, secret, _test_session(two, secret), report_body(2))[0] == 200
+    assert _count(db_url, Submission) == 2
+
+
+def test_sigkill_mid_ingest_loses_no_acknowledged_submission(db_url: str, tmp_path: Path) -> None:
+    submissions = 24
+    with serving(db_url, tmp_path) as served:
+        assert served.web_url is not None
+        secret = _secret(_invite(db_url, served.web_url, "--uses", str(submissions)))
+        sessions = [_test_session(served, secret) for _ in range(submissions)]
+        acknowledged: list[str] = []
+        started = threading.Barrier(submissions + 1)
+
+        def send(index: int) -> None:
+            started.wait()
+            try:
+                status, _ = _submit(served, secret, sessions[index], report_body(index))
+            except (OSError, http.client.HTTPException):
+                return  # killed before it answered: not acknowledged
+            if status == 200:
+                acknowledged.append(sessions[index])
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(submissions)]
+        for thread in threads:
+            thread.start()
+        started.wait()
+        deadline = time.monotonic() + 20
+        while len(acknowledged) < 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        # Kill the web plane (it ingests) and the server, without a chance to clean up.
+        parent = psutil.Process(served.process.pid)
+        for process in [*parent.children(recursive=True), parent]:
+            process.send_signal(signal.SIGKILL)
+        for thread in threads:
+            thread.join(30)
+    # The database opened again, as a restarted server opens it (SQLite recovers its WAL):
+    # every receipt a client got has its row.
+    opened = store.open_store(db_url)
+    try:
+        with opened.sessions() as session:
+            stored = set(session.scalars(select(Submission.session_id)))
+    finally:
+        opened.close()
+    assert acknowledged, "no submission was acknowledged before the kill"
+    assert set(acknowledged) <= stored
+    print(f"{len(acknowledged)} of {submissions} acknowledged before SIGKILL; {len(stored)} stored")
