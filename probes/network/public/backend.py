@@ -112,6 +112,29 @@ NOT_HERE = {
 }
 
 
+def phases_within(
+    left_s: float,
+    idle_s: float,
+    download_s: float,
+    upload_s: float,
+    probe_interval_s: float,
+    finish_s: float,
+) -> tuple[float, float, float]:
+    """(idle, download, upload) seconds fitting in `left_s` (what the set-up left of the network
+    phase's budget), each at most the one asked for. Shared by both public backends: what a
+    slow set-up (a 200 ms round trip) costs comes off every phase in proportion, the quiet one
+    kept long enough for callquality.MIN_PROBES probes, a transfer at least 2 s."""
+    usable = max(0.0, left_s - finish_s)
+    scale = min(1.0, usable / (idle_s + download_s + upload_s))
+    floor = min(idle_s, callquality.MIN_PROBES * probe_interval_s * 1.1)
+    idle = max(floor, idle_s * scale)
+    share = min(1.0, max(0.0, usable - idle) / (download_s + upload_s))
+    # Below 2 s a phase is mostly ramp-up: keep that much and run over the budget instead.
+    download = max(min(2.0, download_s), download_s * share)
+    upload = max(min(2.0, upload_s), upload_s * share)
+    return idle, download, upload
+
+
 @dataclass(frozen=True)
 class SpeedtestSettings:
     secure: bool = True  # speedtest.net answers plain HTTP with 403 since 2022
@@ -139,15 +162,14 @@ class SpeedtestSettings:
 
     def phases_within(self, left_s: float) -> tuple[float, float, float]:
         """(idle, download, upload) seconds fitting in `left_s`, each at most the settings'."""
-        usable = max(0.0, left_s - self.finish_s)
-        scale = min(1.0, usable / (self.idle_s + self.download_s + self.upload_s))
-        floor = min(self.idle_s, callquality.MIN_PROBES * self.probe_interval_s * 1.1)
-        idle = max(floor, self.idle_s * scale)
-        share = min(1.0, max(0.0, usable - idle) / (self.download_s + self.upload_s))
-        # Below 2 s a phase is mostly ramp-up: keep that much and run over the budget instead.
-        download = max(min(2.0, self.download_s), self.download_s * share)
-        upload = max(min(2.0, self.upload_s), self.upload_s * share)
-        return idle, download, upload
+        return phases_within(
+            left_s,
+            self.idle_s,
+            self.download_s,
+            self.upload_s,
+            self.probe_interval_s,
+            self.finish_s,
+        )
 
     def expected_s(self) -> float:
         return min(self.budget_s, 2.0 + self.idle_s + self.download_s + self.upload_s + 1.0)
