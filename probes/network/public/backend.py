@@ -7,7 +7,7 @@ What it measures
   (https://github.com/sivel/speedtest-cli) does what it does well: speedtest.net's configuration
   and server list, the nearest servers by distance, the one with the lowest HTTP latency among
   them, and its exception tree. The transfers are homecheck's own
-  (probes/network/public/transfers.py): 4 parallel streams to the chosen server's own endpoints,
+  (probes/network/public/transfers.py): 8 parallel streams to the chosen server's own endpoints,
   over http or https as its URL says (https verified with the OS trust store), GETs of its
   `random4000x4000.jpg` for the download (5 s), POSTs to its `upload.php` for the upload (5 s),
   the phases shortened in proportion when the set-up was slow, so the whole test stays within
@@ -144,9 +144,12 @@ class SpeedtestSettings:
     download_s: float = 5.0
     upload_s: float = 5.0
     closest_servers: int = 3
-    # As against an employer server, and as iperf3 -P 4 in bench/speedtest_accuracy.py: one
-    # stream rarely fills a long fat pipe, 4 do on the lab grid up to 100 Mbit/s at 200 ms.
-    streams: int = 4
+    # As against an employer server (probes/network/employer/throughput.py), and as iperf3 -P 8
+    # in bench/speedtest_accuracy.py: one stream rarely fills a long fat pipe, and on a lossy
+    # line each stream's rate is bounded by the loss; with 4 the sum of their sawing windows
+    # wandered (one run of three 21 % below the others at 100/20 Mbit/s with loss), with 8 each
+    # needs half the window and a stream's retransmission timeout moves the sum half as much.
+    streams: int = 8
     probe_interval_s: float = 0.05
     # Under load a probe every 250 ms: enough for the median, and the probes' own packets (a TCP
     # connect probe is ~3 small packets each way) take 0.6 % of a 1 Mbit/s line instead of 3 %,

@@ -107,7 +107,7 @@ class CloudflareSettings:
     idle_s: float = 3.0
     download_s: float = 5.0
     upload_s: float = 5.0
-    streams: int = 4
+    streams: int = 8  # as against speedtest.net (SpeedtestSettings.streams says why)
     probe_interval_s: float = 0.05
     # Under load a probe every 250 ms, as against speedtest.net (SpeedtestSettings): the probes'
     # own packets would otherwise take 3 % of a 1 Mbit/s upload.

@@ -104,7 +104,9 @@ def test_a_server_listed_with_https_is_measured_over_https(fake: FakeSpeedtest) 
     upload = result.measurement("network.upload_mbps")
     assert download is not None and upload is not None
     assert float(download.value) > 50 and float(upload.value) > 50
-    assert download.method.startswith("4 parallel TCP streams, bytes counted at the receiver")
+    assert download.method.startswith(
+        f"{QUICK.streams} parallel TCP streams, bytes counted at the receiver"
+    )
     assert "ramp-up discarded" in download.method and "ramp-up discarded" in upload.method
     if sys.platform == "linux":
         assert "by its kernel (TCP_INFO)" in download.method
