@@ -9,7 +9,7 @@ The lab grid of issue 15: 5/1, 25/5, 100/20 Mbit/s; 20, 80, 200 ms round trip; 0
 RTT x loss pair once. Links: labs.network (tc tbf per direction with 50 ms queues, the TUN
 relay's delay, iptables random loss).
 
-Per link: iperf3's TCP goodput with the backend's stream count (4, -P 4, 6 s after 2 s omitted) as
+Per link: iperf3's TCP goodput with the backend's stream count (8, -P 8, 6 s after 2 s omitted) as
 the throughput truth, before and after homecheck (their mean; their ratio shows how much the truth
 itself moves on that link); then the backend's stand-in on the far side
 (labs/network/speedtest_fake.py for speedtest; labs/network/cloudflare_fake.py, reached by its real
@@ -44,11 +44,15 @@ from typing import Any
 from homecheck.probe import ProbeContext
 from labs.network import Link, LinkSpec, check_environment
 from labs.network.link import ROOT
+from probes.network.public.backend import SpeedtestSettings
+from probes.network.public.cloudflare import CloudflareSettings
 
 RATES = ((5.0, 1.0), (25.0, 5.0), (100.0, 20.0))
 RTTS = (20.0, 80.0, 200.0)
 LOSSES = (0.0, 1.0, 3.0)
-STREAMS = 4  # SpeedtestSettings.streams: iperf3 -P with the same count is the fair truth
+# The backends' stream count: iperf3 -P with the same count is the fair truth.
+STREAMS = SpeedtestSettings().streams
+assert CloudflareSettings().streams == STREAMS
 TARGET_RATIO = (0.97, 1.03)
 TARGET_SPREAD = 0.02
 TARGET_PHASE_S = 15.0

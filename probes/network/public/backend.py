@@ -7,7 +7,7 @@ What it measures
   (https://github.com/sivel/speedtest-cli) does what it does well: speedtest.net's configuration
   and server list, the nearest servers by distance, the one with the lowest HTTP latency among
   them, and its exception tree. The transfers are homecheck's own
-  (probes/network/public/transfers.py): 4 parallel streams to the chosen server's own endpoints,
+  (probes/network/public/transfers.py): 8 parallel streams to the chosen server's own endpoints,
   over http or https as its URL says (https verified with the OS trust store), GETs of its
   `random4000x4000.jpg` for the download (5 s), POSTs to its `upload.php` for the upload (5 s),
   the phases shortened in proportion when the set-up was slow, so the whole test stays within
@@ -112,6 +112,29 @@ NOT_HERE = {
 }
 
 
+def phases_within(
+    left_s: float,
+    idle_s: float,
+    download_s: float,
+    upload_s: float,
+    probe_interval_s: float,
+    finish_s: float,
+) -> tuple[float, float, float]:
+    """(idle, download, upload) seconds fitting in `left_s` (what the set-up left of the network
+    phase's budget), each at most the one asked for. Shared by both public backends: what a
+    slow set-up (a 200 ms round trip) costs comes off every phase in proportion, the quiet one
+    kept long enough for callquality.MIN_PROBES probes, a transfer at least 2 s."""
+    usable = max(0.0, left_s - finish_s)
+    scale = min(1.0, usable / (idle_s + download_s + upload_s))
+    floor = min(idle_s, callquality.MIN_PROBES * probe_interval_s * 1.1)
+    idle = max(floor, idle_s * scale)
+    share = min(1.0, max(0.0, usable - idle) / (download_s + upload_s))
+    # Below 2 s a phase is mostly ramp-up: keep that much and run over the budget instead.
+    download = max(min(2.0, download_s), download_s * share)
+    upload = max(min(2.0, upload_s), upload_s * share)
+    return idle, download, upload
+
+
 @dataclass(frozen=True)
 class SpeedtestSettings:
     secure: bool = True  # speedtest.net answers plain HTTP with 403 since 2022
@@ -121,9 +144,12 @@ class SpeedtestSettings:
     download_s: float = 5.0
     upload_s: float = 5.0
     closest_servers: int = 3
-    # As against an employer server, and as iperf3 -P 4 in bench/speedtest_accuracy.py: one
-    # stream rarely fills a long fat pipe, 4 do on the lab grid up to 100 Mbit/s at 200 ms.
-    streams: int = 4
+    # As against an employer server (probes/network/employer/throughput.py), and as iperf3 -P 8
+    # in bench/speedtest_accuracy.py: one stream rarely fills a long fat pipe, and on a lossy
+    # line each stream's rate is bounded by the loss; with 4 the sum of their sawing windows
+    # wandered (one run of three 21 % below the others at 100/20 Mbit/s with loss), with 8 each
+    # needs half the window and a stream's retransmission timeout moves the sum half as much.
+    streams: int = 8
     probe_interval_s: float = 0.05
     # Under load a probe every 250 ms: enough for the median, and the probes' own packets (a TCP
     # connect probe is ~3 small packets each way) take 0.6 % of a 1 Mbit/s line instead of 3 %,
@@ -139,15 +165,14 @@ class SpeedtestSettings:
 
     def phases_within(self, left_s: float) -> tuple[float, float, float]:
         """(idle, download, upload) seconds fitting in `left_s`, each at most the settings'."""
-        usable = max(0.0, left_s - self.finish_s)
-        scale = min(1.0, usable / (self.idle_s + self.download_s + self.upload_s))
-        floor = min(self.idle_s, callquality.MIN_PROBES * self.probe_interval_s * 1.1)
-        idle = max(floor, self.idle_s * scale)
-        share = min(1.0, max(0.0, usable - idle) / (self.download_s + self.upload_s))
-        # Below 2 s a phase is mostly ramp-up: keep that much and run over the budget instead.
-        download = max(min(2.0, self.download_s), self.download_s * share)
-        upload = max(min(2.0, self.upload_s), self.upload_s * share)
-        return idle, download, upload
+        return phases_within(
+            left_s,
+            self.idle_s,
+            self.download_s,
+            self.upload_s,
+            self.probe_interval_s,
+            self.finish_s,
+        )
 
     def expected_s(self) -> float:
         return min(self.budget_s, 2.0 + self.idle_s + self.download_s + self.upload_s + 1.0)

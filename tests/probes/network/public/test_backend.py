@@ -30,6 +30,7 @@ from probes.network import NetworkProbe, connection
 from probes.network.analysis import callquality
 from probes.network.public import trust
 from probes.network.public.backend import METRICS, NOT_HERE, SpeedtestSettings, run_speedtest
+from probes.network.public.cloudflare import CloudflareSettings
 from tests.support.environment import need
 from tests.support.windows_select import use_windows_select
 
@@ -103,7 +104,9 @@ def test_a_server_listed_with_https_is_measured_over_https(fake: FakeSpeedtest) 
     upload = result.measurement("network.upload_mbps")
     assert download is not None and upload is not None
     assert float(download.value) > 50 and float(upload.value) > 50
-    assert download.method.startswith("4 parallel TCP streams, bytes counted at the receiver")
+    assert download.method.startswith(
+        f"{QUICK.streams} parallel TCP streams, bytes counted at the receiver"
+    )
     assert "ramp-up discarded" in download.method and "ramp-up discarded" in upload.method
     if sys.platform == "linux":
         assert "by its kernel (TCP_INFO)" in download.method
@@ -348,3 +351,24 @@ def test_a_server_that_refuses_or_stalls_the_transfers_is_a_plain_reason(
     assert "homecheck run --server URL" in result.reason
     assert result.measurement("network.download_mbps") is None
     assert elapsed < QUICK.bound_s()
+
+
+@pytest.mark.parametrize("settings", [SpeedtestSettings(), CloudflareSettings()], ids=repr)
+@pytest.mark.parametrize("setup_s", [0.5, 2.0, 3.5, 4.5])
+def test_both_backends_fit_their_phases_to_the_budget(
+    settings: SpeedtestSettings | CloudflareSettings, setup_s: float
+) -> None:
+    """What the set-up leaves of the 15 s is shared by the phases (backend.phases_within, one
+    function for both services): a quick set-up keeps the phases asked for, a slow one (a 200 ms
+    round trip) shortens each in proportion, the quiet one never below callquality.MIN_PROBES."""
+    idle, download, upload = settings.phases_within(settings.budget_s - setup_s)
+    assert idle <= settings.idle_s and download <= settings.download_s
+    assert upload <= settings.upload_s
+    assert idle >= callquality.MIN_PROBES * settings.probe_interval_s
+    assert min(download, upload) >= 2.0
+    total = setup_s + idle + download + upload + settings.finish_s
+    if setup_s <= settings.budget_s - settings.finish_s - 12.0:
+        assert (idle, download, upload) == (settings.idle_s, settings.download_s, settings.upload_s)
+    else:
+        assert total == pytest.approx(settings.budget_s)
+        assert download / settings.download_s == pytest.approx(upload / settings.upload_s)
