@@ -13,6 +13,22 @@ from labs.network import Link, LinkSpec, check_environment
 from tests.support.environment import need
 from tests.support.serve import Served, start_serve, stop_serve
 
+# `make test` runs the suite in two passes (Makefile): the tests below, whose figures are checked
+# against a shaped link, iperf3, a signal of known level or the CPU's load, one after another on a
+# machine left to them (marked `serial`); then the rest on pytest-xdist workers, as most of them
+# wait on sockets and processes, not on the CPU. Run side by side, a virtual microphone starved of
+# CPU drops samples and a link lab's relay adds delay: their figures would be the machine's.
+SERIAL = (
+    "tests/probes/",
+    "tests/homecheck/test_catalogue_contract.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(SERIAL):
+            item.add_marker(pytest.mark.serial)
+
 
 @pytest.fixture
 def serve_factory() -> Iterator[Callable[..., Served]]:

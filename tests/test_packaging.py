@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+# setuptools builds in the checkout's build/ folder: one xdist worker builds, the others wait.
+pytestmark = pytest.mark.xdist_group("wheel")
+
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ("homecheck", "probes", "reports")
 SERVER_ONLY = {
