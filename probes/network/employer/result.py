@@ -28,7 +28,7 @@ from homecheck.model import (
     Unmeasured,
 )
 from homecheck.probe import STOPPED_REASON
-from probes.network.analysis import callquality, emodel
+from probes.network.analysis import callquality, emodel, speeds
 from probes.network.analysis.callquality import LossStats
 from probes.network.analysis.loss import Counted, ProbeLoss, probe_loss
 from probes.network.analysis.steady_rate import SAMPLE_S
@@ -73,11 +73,6 @@ WORST_WINDOW_METRICS = (
     Metric.WORST_WINDOW_JITTER_MS,
     Metric.WORST_WINDOW_MOS,
 )
-SPEED_METRICS = {Direction.DOWNLOAD: Metric.DOWNLOAD_MBPS, Direction.UPLOAD: Metric.UPLOAD_MBPS}
-SPEED_SERIES = {
-    Direction.DOWNLOAD: SeriesName.DOWNLOAD_MBPS,
-    Direction.UPLOAD: SeriesName.UPLOAD_MBPS,
-}
 WIRE_BYTES = 172 + 8 + 20 + 14
 TCP_PAYLOAD_SHARE = 1448 / 1514
 STREAM_METHOD = "UDP echo, 50 packets/s of 172 bytes (G.711-like)"
@@ -186,26 +181,14 @@ def build(probe: str, run: Run) -> ProbeResult:
 def _throughput(run: Run, out: Out, reason_cut: str | None) -> None:
     info: dict[str, JSON] = {}
     for direction in Direction:
-        metric = SPEED_METRICS[direction]
+        metric = speeds.SPEED_METRICS[direction]
         transfer = run.transfers.get(direction)
         if transfer is None:
             out.missing(reason_cut or LOST, metric)
             continue
-        rates = transfer.rate_series()
-        out.series.append(
-            Series(
-                SPEED_SERIES[direction],
-                "Mbit/s",
-                tuple((round(t - run.started, 3), round(r, 3)) for t, r in rates),
-            )
-        )
+        out.series.append(speeds.rate_series(direction, transfer, run.started))
         steady = transfer.steady
-        info[direction] = {
-            "steady_from_s": None if steady is None else round(steady.start_s - run.started, 3),
-            "steady_to_s": None if steady is None else round(steady.end_s - run.started, 3),
-            "stalled": transfer.stalled,
-            "errors": list(dict.fromkeys(transfer.errors + transfer.refusals))[:5],
-        }
+        info[direction] = speeds.details(transfer, run.started)
         if transfer.server_stopped or (run.server_stopped and run.lost_in == Phase(direction)):
             out.missing(SERVER_STOPPED, metric)
         elif transfer.refused is not None:
@@ -220,7 +203,7 @@ def _throughput(run: Run, out: Out, reason_cut: str | None) -> None:
                 metric,
             )
         else:
-            samples = [r for t, r in rates if steady.start_s < t <= steady.end_s]
+            samples = speeds.steady_samples(transfer)
             share = _voice_share_mbps(run, direction, steady.start_s, steady.end_s)
             info[direction]["voice_stream_mbps"] = round(share, 3)  # type: ignore[index]
             method = (

@@ -49,6 +49,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from homecheck.wire import DOWNLOAD_PATH, SESSION_PATH, UPLOAD_PATH
+from probes.network.analysis import speeds
 from probes.network.analysis.steady_rate import SAMPLE_S, Steady, merge_cumulative, steady_rate
 from probes.network.employer.session import STOPPING_WORDS, Endpoint
 from probes.network.employer.sockets import WAIT_SLICE_S, KernelCounts, StreamSockets
@@ -99,8 +100,7 @@ class Transfer:
 
     def rate_series(self) -> list[tuple[float, float]]:
         """(time at the end of the interval, Mbit/s) per sample interval."""
-        pairs = zip(self.samples, self.samples[1:], strict=False)
-        return [(t1, (b1 - b0) * 8 / (t1 - t0) / 1e6) for (t0, b0), (t1, b1) in pairs if t1 > t0]
+        return speeds.rates(self.samples)
 
 
 def download(

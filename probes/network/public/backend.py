@@ -50,89 +50,29 @@ from __future__ import annotations
 
 import copy
 import functools
-import statistics
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from email.message import Message
-from typing import Any, TypeVar
-from urllib.error import HTTPError
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import speedtest
 
-from homecheck.metrics import Metric, measured
-from homecheck.model import (
-    JSON,
-    Direction,
-    Measurement,
-    Phase,
-    ProbeResult,
-    Series,
-    SeriesName,
-    Unmeasured,
-)
+from homecheck.model import Direction, Phase, ProbeResult
 from homecheck.probe import ProbeContext
-from probes.network.analysis import callquality
-from probes.network.analysis.steady_rate import SAMPLE_S
 from probes.network.public import transfers, trust
-from probes.network.public.errors import (
-    ADVICE,
-    GIVE_UP,
-    SPEEDTEST_FAILURES,
-    NoServers,
-    OutOfTime,
-    StoppedAnswering,
-    why,
+from probes.network.public.errors import GIVE_UP, SPEEDTEST_FAILURES, NoServers, why
+from probes.network.public.rtt_sampler import RttSampler
+from probes.network.public.run import (
+    PublicRun,
+    Stopped,
+    any_speed,
+    finish,
+    not_measured,
+    phases_within,
+    record_path,
+    record_speed,
 )
-from probes.network.public.rtt_sampler import RttSample, RttSampler
-
-T = TypeVar("T")
-
-# Everything this backend measures: the speeds, the call figures, the delay added under load.
-METRICS = (
-    Metric.DOWNLOAD_MBPS,
-    Metric.UPLOAD_MBPS,
-    *callquality.CALL_METRICS,
-    Metric.LOADED_LATENCY_INCREASE_MS,
-)
-SPEED_METRICS = {Direction.DOWNLOAD: Metric.DOWNLOAD_MBPS, Direction.UPLOAD: Metric.UPLOAD_MBPS}
-SPEED_SERIES = {
-    Direction.DOWNLOAD: SeriesName.DOWNLOAD_MBPS,
-    Direction.UPLOAD: SeriesName.UPLOAD_MBPS,
-}
-_OVER_TIME = "measured over time only against an employer server (--server with --duration)"
-NOT_HERE = {
-    Metric.UDP_OK: "the public speed test cannot check voice (UDP) traffic; "
-    "an employer server (--server) can",
-    Metric.WORST_WINDOW_LOSS_PCT: _OVER_TIME,
-    Metric.WORST_WINDOW_JITTER_MS: _OVER_TIME,
-    Metric.WORST_WINDOW_MOS: _OVER_TIME,
-}
-
-
-def phases_within(
-    left_s: float,
-    idle_s: float,
-    download_s: float,
-    upload_s: float,
-    probe_interval_s: float,
-    finish_s: float,
-) -> tuple[float, float, float]:
-    """(idle, download, upload) seconds fitting in `left_s` (what the set-up left of the network
-    phase's budget), each at most the one asked for. Shared by both public backends: what a
-    slow set-up (a 200 ms round trip) costs comes off every phase in proportion, the quiet one
-    kept long enough for callquality.MIN_PROBES probes, a transfer at least 2 s."""
-    usable = max(0.0, left_s - finish_s)
-    scale = min(1.0, usable / (idle_s + download_s + upload_s))
-    floor = min(idle_s, callquality.MIN_PROBES * probe_interval_s * 1.1)
-    idle = max(floor, idle_s * scale)
-    share = min(1.0, max(0.0, usable - idle) / (download_s + upload_s))
-    # Below 2 s a phase is mostly ramp-up: keep that much and run over the budget instead.
-    download = max(min(2.0, download_s), download_s * share)
-    upload = max(min(2.0, upload_s), upload_s * share)
-    return idle, download, upload
 
 
 @dataclass(frozen=True)
@@ -183,6 +123,7 @@ class SpeedtestSettings:
         return self.setup_s + self.idle_s + self.download_s + self.upload_s + 2 * grace + 2.0
 
 
+SERVICE = "speedtest.net"
 # speedtest.net's largest download file (about 31 MB) and speedtest-cli's largest upload size:
 # few requests per stream, each a new ramp-up only where the server closes the connection.
 DOWNLOAD_FILE = "random4000x4000.jpg"
@@ -192,95 +133,26 @@ UPLOAD_BYTES = 7_340_032
 CONFIRMED_UPLOAD_BYTES = 524_288
 
 
-class _Stopped(Exception):
-    pass
-
-
-class _ShutdownEvent(threading.Event):
-    """speedtest-cli 2.1.3 polls `isSet()`, deprecated since Python 3.10, thousands of times a
-    second: answer it without the DeprecationWarning."""
-
-    def isSet(self) -> bool:  # the name speedtest-cli calls
-        return self.is_set()
-
-
-@dataclass
-class _Run:
-    context: ProbeContext
-    settings: SpeedtestSettings
-    started: float = field(default_factory=time.monotonic)
-    shutdown: threading.Event = field(default_factory=_ShutdownEvent)
-    measurements: list[Measurement] = field(default_factory=list)
-    unmeasured: list[Unmeasured] = field(default_factory=list)
-    series: list[Series] = field(default_factory=list)
-    details: dict[str, JSON] = field(default_factory=dict)
-    phases: list[tuple[str, float, float]] = field(default_factory=list)
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-    def bounded(self, work: Callable[[], T], seconds: float) -> T:
-        """`work()` in a daemon thread; gives up (and stops speedtest-cli's threads) after
-        `seconds` or on Ctrl-C. speedtest-cli hard-codes 10 s socket timeouts for its latency
-        requests, so only a thread we can walk away from bounds it."""
-        box: list[T] = []
-        failure: list[BaseException] = []
-
-        def target() -> None:
-            try:
-                box.append(work())
-            except BaseException as exc:  # handed to the caller, which decides
-                failure.append(exc)
-
-        worker = threading.Thread(target=target, name="speedtest", daemon=True)
-        worker.start()
-        deadline = time.monotonic() + seconds
-        while worker.is_alive():
-            worker.join(0.05)
-            if self.context.cancelled.is_set():
-                self.shutdown.set()
-                raise _Stopped
-            if time.monotonic() > deadline and worker.is_alive():
-                self.shutdown.set()
-                raise OutOfTime(seconds)
-        if failure:
-            raise failure[0]
-        return box[0]
-
-
 def run_speedtest(context: ProbeContext, settings: SpeedtestSettings | None = None) -> ProbeResult:
     """The public-internet network test; never raises for a network failure."""
-    run = _Run(context, settings or SpeedtestSettings())
-    partial = False
-    reason = "the test was cut short before this was measured"
+    run = PublicRun(context, settings or SpeedtestSettings(), name="speedtest")
     try:
         _measure(run)
-    except _Stopped:
-        partial = True
+    except Stopped:
+        return finish(run, partial=True)
     except GIVE_UP as exc:
         # No speed at all (refused, stalled or failed before the download was measured): the
         # test failed, whatever delay figures it has, and says why (a caller may try another
         # service). After the download: the upload says why it is missing.
-        if not any(m.metric in SPEED_METRICS.values() for m in run.measurements):
-            return _not_measured(run, exc)
-        partial = True
-        reason = why(exc)
+        if not any_speed(run.measurements):
+            return not_measured(run, exc, SERVICE)
+        reason = why(exc, SERVICE)
         run.details["stopped_because"] = reason
-    missing = {m.metric for m in run.measurements} | {u.metric for u in run.unmeasured}
-    run.unmeasured += [Unmeasured(m, reason) for m in METRICS if m not in missing]
-    run.unmeasured += [Unmeasured(m, r) for m, r in NOT_HERE.items()]
-    return ProbeResult(
-        probe="network",
-        measurements=tuple(run.measurements),
-        unmeasured=tuple(run.unmeasured),
-        series=tuple(run.series),
-        details=run.details,
-        duration_s=round(run.elapsed(), 3),
-        partial=partial,
-    )
+        return finish(run, partial=True, reason=reason)
+    return finish(run, partial=False)
 
 
-def _measure(run: _Run) -> None:
+def _measure(run: PublicRun[SpeedtestSettings]) -> None:
     settings, progress = run.settings, run.context.progress
     setup_end = time.monotonic() + settings.setup_s
     progress(0.02, "contacting speedtest.net")
@@ -315,23 +187,22 @@ def _measure(run: _Run) -> None:
     sampler.start()
     try:
         idle_s, download_s, upload_s = settings.phases_within(settings.budget_s - run.elapsed())
-        _phase(run, Phase.IDLE, idle_s, lambda: _wait(run, idle_s), sampler, 0.15)
+        run.phase(Phase.IDLE, sampler, lambda: run.quiet(idle_s), 0.15)
         for way, seconds, fraction in (
             (Direction.DOWNLOAD, download_s, 0.35),
             (Direction.UPLOAD, upload_s, 0.7),
         ):
-            transfer = _phase(
-                run,
+            transfer = run.phase(
                 Phase(way),
-                seconds + settings.socket_timeout_s + 1.0,
-                functools.partial(_transfer, run, server, best["url"], way, seconds),
                 sampler,
+                functools.partial(_transfer, run, server, best["url"], way, seconds),
                 fraction,
+                bound_s=seconds + settings.socket_timeout_s + 1.0,
             )
-            _speed(run, transfer)
+            record_speed(run, transfer, server="the test server")
     finally:
         samples = sampler.stop()
-        _path(run, samples, sampler.method.value, sampler.failure)
+        record_path(run, samples, sampler.method.value, "the speed-test server", sampler.failure)
     progress(1.0, "done")
 
 
@@ -365,7 +236,11 @@ def _lowest_latency(tester: Any, servers: list[dict[str, Any]]) -> dict[str, Any
 
 
 def _transfer(
-    run: _Run, server: transfers.Server, url: str, way: Direction, seconds: float
+    run: PublicRun[SpeedtestSettings],
+    server: transfers.Server,
+    url: str,
+    way: Direction,
+    seconds: float,
 ) -> transfers.Transfer:
     """One direction's streams to the server's `random*.jpg` or `upload.php`, with
     speedtest-cli's headers and cache-busting query."""
@@ -391,155 +266,3 @@ def _transfer(
         return transfers.Request("POST", target, upload_headers, size)
 
     return transfers.upload(server, upload_request, settings.streams, seconds, run.shutdown)
-
-
-def _phase(
-    run: _Run,
-    name: Phase,
-    seconds: float,
-    work: Callable[[], T],
-    sampler: RttSampler,
-    fraction: float,
-) -> T:
-    run.context.progress(
-        fraction, f"measuring {name}" if name is not Phase.IDLE else "measuring delay"
-    )
-    sampler.phase = name
-    quiet = name is Phase.IDLE
-    sampler.interval_s = (
-        run.settings.probe_interval_s if quiet else run.settings.loaded_probe_interval_s
-    )
-    begin = run.elapsed()
-    try:
-        return run.bounded(work, seconds)
-    finally:
-        run.phases.append((name, round(begin, 3), round(run.elapsed(), 3)))
-
-
-def _wait(run: _Run, seconds: float) -> None:
-    run.context.cancelled.wait(seconds)
-
-
-def _speed(run: _Run, transfer: transfers.Transfer) -> None:
-    """The steady rate as a measurement, its 100 ms series and details; a phase the server
-    refused or that stopped moving data ends the test with that reason."""
-    way = Direction(transfer.direction)
-    metric = SPEED_METRICS[way]
-    rates = transfer.rate_series()
-    run.series.append(
-        Series(
-            SPEED_SERIES[way],
-            "Mbit/s",
-            tuple((round(t - run.started, 3), round(r, 3)) for t, r in rates),
-        )
-    )
-    steady = transfer.steady
-    info: dict[str, JSON] = {
-        "steady_from_s": None if steady is None else round(steady.start_s - run.started, 3),
-        "steady_to_s": None if steady is None else round(steady.end_s - run.started, 3),
-        "stalled": transfer.stalled,
-        "counted": transfer.counted_by.name.lower(),
-        "errors": list(dict.fromkeys(transfer.errors + transfer.refusals))[:5],
-    }
-    throughput = run.details.setdefault("throughput", {})
-    assert isinstance(throughput, dict)
-    throughput[str(way)] = info
-    if run.context.cancelled.is_set():
-        raise _Stopped
-    if transfer.refused is not None:
-        raise _refusal(transfer.refused)
-    if transfer.stalled:
-        raise StoppedAnswering(transfers.STALL_S)
-    if steady is None or steady.mbps <= 0:
-        run.unmeasured.append(
-            Unmeasured(
-                metric,
-                f"the {way} test moved too little data to measure a speed; run homecheck again, "
-                "and if it repeats the connection to the test server is very poor",
-            )
-        )
-        return
-    samples = [r for t, r in rates if steady.start_s < t <= steady.end_s]
-    run.measurements.append(
-        measured(
-            metric,
-            round(steady.mbps, 2),
-            samples=callquality.decimate(samples),
-            method=throughput_method(transfer),
-        )
-    )
-
-
-def throughput_method(transfer: transfers.Transfer) -> str:
-    """The report's method text: worded as the employer path's where the method is the same
-    (probes/network/employer/result.py)."""
-    assert transfer.steady is not None
-    ramp = transfer.steady.start_s - transfer.started
-    if transfer.counted_by is transfers.CountedBy.KERNEL_RECEIVED:
-        counted = "at the receiver by its kernel (TCP_INFO)"
-    elif transfer.counted_by is transfers.CountedBy.READ:
-        counted = "at the receiver"
-    else:
-        counted = transfer.counted_by.value
-    return (
-        f"{transfer.streams} parallel TCP streams, bytes counted {counted} every "
-        f"{SAMPLE_S * 1000:.0f} ms, first {ramp:.1f} s of ramp-up discarded"
-    )
-
-
-def _refusal(status_line: str) -> HTTPError:
-    """The server's refusal as urllib's HTTPError, so errors.why names it as for speedtest-cli."""
-    parts = status_line.split()
-    code = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 502
-    return HTTPError("", code, status_line, Message(), None)
-
-
-def _path(run: _Run, samples: Sequence[RttSample], method: str, failure: str | None = None) -> None:
-    """Delay, jitter, loss and MOS from the idle probes (probes/network/analysis/callquality.py,
-    shared with the
-    homecheck-server backend), and the delay added under load."""
-    idle = [s.rtt_ms for s in samples if s.phase == Phase.IDLE]
-    run.series.append(
-        Series(
-            SeriesName.RTT_MS,
-            "ms",
-            tuple((s.sent_s, round(s.rtt_ms, 3)) for s in samples if s.rtt_ms is not None),
-            phases=tuple(run.phases),
-        )
-    )
-    run.details["rtt_method"] = method
-    how = f"{method} to the speed-test server, every {run.settings.probe_interval_s * 1000:g} ms"
-    figures, missing = callquality.measurements_from_rtts(idle, f"{how}, line quiet", failure)
-    run.measurements += figures
-    run.unmeasured += missing
-    answered = [r for r in idle if r is not None]
-    if not answered:
-        return
-    increases = {}
-    for phase in (Phase.DOWNLOAD, Phase.UPLOAD):
-        loaded = [s.rtt_ms for s in samples if s.phase == phase and s.rtt_ms is not None]
-        if loaded:
-            increases[phase] = statistics.median(loaded) - statistics.median(answered)
-    if increases:
-        worst = max(increases, key=lambda k: increases[k])
-        text = ", ".join(f"{k} {v:+.1f} ms" for k, v in increases.items())
-        run.measurements.append(
-            measured(
-                Metric.LOADED_LATENCY_INCREASE_MS,
-                round(max(0.0, increases[worst]), 2),
-                method=f"median delay under load minus quiet ({text}); {method}, every "
-                f"{run.settings.loaded_probe_interval_s * 1000:g} ms under load",
-            )
-        )
-
-
-def _not_measured(run: _Run, exc: BaseException) -> ProbeResult:
-    sentence = why(exc)
-    reason = f"{sentence[0].upper()}{sentence[1:]}. {ADVICE}"
-    return ProbeResult(
-        probe="network",
-        unmeasured=tuple(Unmeasured(m, reason) for m in (*METRICS, *NOT_HERE)),
-        details={"failure": type(exc).__name__},
-        reason=reason,
-        duration_s=round(run.elapsed(), 3),
-    )

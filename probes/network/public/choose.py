@@ -29,8 +29,8 @@ from dataclasses import dataclass, replace
 from homecheck.metrics import Metric
 from homecheck.model import JSON, ProbeResult, Unmeasured
 from homecheck.probe import ProbeContext, PublicBackend
-from probes.network.public.backend import METRICS, NOT_HERE
 from probes.network.public.errors import ADVICE
+from probes.network.public.run import METRICS, NOT_HERE
 
 # The network phase's budget, and how much longer the first backend may take before the next one
 # is tried (issue 15: "within the network phase's 15 s budget plus at most 10 s").

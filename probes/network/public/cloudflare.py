@@ -20,7 +20,7 @@ https://github.com/cloudflare/speedtest: src/config/defaultConfig.ts, BandwidthE
   to speed.cloudflare.com every 50 ms (probes/network/public/rtt_sampler.py), quiet for 3 s, then
   through both transfers for the delay added under load (probes/network/analysis/callquality.py).
 - The whole test, set-up included, fits the network phase's 15 s (`budget_s`): what the set-up
-  leaves is shared by the phases as against speedtest.net (backend.phases_within).
+  leaves is shared by the phases as against speedtest.net (run.phases_within).
 - Download: `GET /__down?bytes=N` on `streams` parallel HTTPS connections, each asking again when
   a response ends, N growing as Cloudflare's client grows it (100 kB, 1 MB, 10 MB, then 25 MB);
   upload: `POST /__up` with bodies of the same sizes. The streams, the counting (download by the
@@ -39,48 +39,31 @@ from __future__ import annotations
 import functools
 import http.client
 import statistics
-import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 from urllib.error import HTTPError
 
-from homecheck.metrics import Metric, measured
-from homecheck.model import (
-    JSON,
-    Direction,
-    Measurement,
-    Phase,
-    ProbeResult,
-    Series,
-    SeriesName,
-    Unmeasured,
-)
+from homecheck.model import Direction, Phase, ProbeResult
 from homecheck.probe import ProbeContext
-from probes.network.analysis import callquality
 from probes.network.public import transfers, trust
-from probes.network.public.backend import (
-    METRICS,
-    NOT_HERE,
-    SPEED_METRICS,
-    SPEED_SERIES,
+from probes.network.public.errors import OutOfTime, StoppedAnswering, UnexpectedAnswer, why
+from probes.network.public.rtt_sampler import RttSampler
+from probes.network.public.run import (
+    PublicRun,
+    Stopped,
+    finish,
+    not_measured,
     phases_within,
-    throughput_method,
+    record_path,
+    record_speed,
 )
-from probes.network.public.errors import (
-    ADVICE,
-    OutOfTime,
-    StoppedAnswering,
-    UnexpectedAnswer,
-    why,
-)
-from probes.network.public.rtt_sampler import RttSample, RttSampler
 
 T = TypeVar("T")
 
 HOST = "speed.cloudflare.com"
 TITLE = "Cloudflare"
+ENDPOINTS = {Direction.DOWNLOAD: "GET /__down", Direction.UPLOAD: "POST /__up"}
 # Request sizes as Cloudflare's client grows them (defaultConfig.ts: 1e5, 1e6, 1e7, 2.5e7 ...),
 # kept at 25 MB from then on: a stream's next request costs a round trip, a big one is rare.
 SIZES = (100_000, 1_000_000, 10_000_000, 25_000_000)
@@ -114,7 +97,7 @@ class CloudflareSettings:
     loaded_probe_interval_s: float = 0.25
     # The whole test, set-up included, as against speedtest.net (SpeedtestSettings.budget_s):
     # what the trace, the HTTP latency requests and the sampler's start leave is shared by the
-    # phases (backend.phases_within).
+    # phases (run.phases_within).
     budget_s: float = 15.0
     finish_s: float = 1.5
 
@@ -152,81 +135,24 @@ def up_request(stream: int, number: int) -> transfers.Request:
     )
 
 
-class _Stopped(Exception):
-    pass
-
-
-@dataclass
-class _Run:
-    context: ProbeContext
-    settings: CloudflareSettings
-    started: float = field(default_factory=time.monotonic)
-    measurements: list[Measurement] = field(default_factory=list)
-    unmeasured: list[Unmeasured] = field(default_factory=list)
-    series: list[Series] = field(default_factory=list)
-    details: dict[str, JSON] = field(default_factory=dict)
-    phases: list[tuple[str, float, float]] = field(default_factory=list)
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-    def bounded(self, work: Callable[[], T], seconds: float) -> T:
-        """`work()` in a daemon thread, given up after `seconds` (a DNS lookup or a TLS
-        handshake to a silent server cannot be interrupted) or on Ctrl-C."""
-        box: list[T] = []
-        failure: list[BaseException] = []
-
-        def target() -> None:
-            try:
-                box.append(work())
-            except BaseException as exc:  # handed to the caller, which decides
-                failure.append(exc)
-
-        worker = threading.Thread(target=target, name="cloudflare", daemon=True)
-        worker.start()
-        deadline = time.monotonic() + seconds
-        while worker.is_alive():
-            worker.join(0.05)
-            if self.context.cancelled.is_set():
-                raise _Stopped
-            if time.monotonic() > deadline and worker.is_alive():
-                raise OutOfTime(seconds)
-        if failure:
-            raise failure[0]
-        return box[0]
-
-
 def run_cloudflare(
     context: ProbeContext, settings: CloudflareSettings | None = None
 ) -> ProbeResult:
     """The network test against speed.cloudflare.com; never raises for a network failure."""
-    run = _Run(context, settings or CloudflareSettings())
-    partial = False
+    run = PublicRun(context, settings or CloudflareSettings(), name="cloudflare")
     try:
         _measure(run)
-    except _Stopped:
-        partial = True
+    except Stopped:
+        return finish(run, partial=True)
     except FAILURES as exc:
         if not run.measurements:
-            return _not_measured(run, exc)
-        partial = True
+            return not_measured(run, exc, run.settings.host)
         run.details["stopped_because"] = why(exc, run.settings.host)
-    missing = {m.metric for m in run.measurements} | {u.metric for u in run.unmeasured}
-    reason = "the test was cut short before this was measured"
-    run.unmeasured += [Unmeasured(m, reason) for m in METRICS if m not in missing]
-    run.unmeasured += [Unmeasured(m, r) for m, r in NOT_HERE.items()]
-    return ProbeResult(
-        probe="network",
-        measurements=tuple(run.measurements),
-        unmeasured=tuple(run.unmeasured),
-        series=tuple(run.series),
-        details=run.details,
-        duration_s=round(run.elapsed(), 3),
-        partial=partial,
-    )
+        return finish(run, partial=True)
+    return finish(run, partial=False)
 
 
-def _measure(run: _Run) -> None:
+def _measure(run: PublicRun[CloudflareSettings]) -> None:
     settings, progress = run.settings, run.context.progress
     progress(0.02, f"contacting {settings.host}")
     setup_end = time.monotonic() + settings.setup_s
@@ -246,23 +172,23 @@ def _measure(run: _Run) -> None:
     sampler.start()
     try:
         idle_s, download_s, upload_s = settings.phases_within(settings.budget_s - run.elapsed())
-        progress(0.15, "measuring delay")
-        _phase(run, Phase.IDLE, sampler, lambda: _quiet(run, idle_s))
+        run.phase(Phase.IDLE, sampler, lambda: run.quiet(idle_s), 0.15)
         for direction, seconds, fraction in (
             (Direction.DOWNLOAD, download_s, 0.35),
             (Direction.UPLOAD, upload_s, 0.7),
         ):
-            progress(fraction, f"measuring {direction}")
-            transfer = _phase(
-                run,
+            transfer = run.phase(
                 Phase(direction.value),
                 sampler,
                 functools.partial(_move, run, server, direction, seconds),
+                fraction,
             )
-            _speed(run, transfer)
+            record_speed(
+                run, transfer, server=TITLE, endpoint=f"HTTPS to {TITLE} ({ENDPOINTS[direction]})"
+            )
     finally:
         samples = sampler.stop()
-        _path(run, samples, sampler.method.value, sampler.failure)
+        record_path(run, samples, sampler.method.value, settings.host, sampler.failure)
     progress(1.0, "done")
 
 
@@ -319,26 +245,11 @@ def server_time_ms(header: str) -> float:
     return 0.0
 
 
-def _phase(run: _Run, name: Phase, sampler: RttSampler, work: Callable[[], T]) -> T:
-    sampler.phase = name
-    quiet = name is Phase.IDLE
-    sampler.interval_s = (
-        run.settings.probe_interval_s if quiet else run.settings.loaded_probe_interval_s
-    )
-    begin = run.elapsed()
-    try:
-        return work()
-    finally:
-        run.phases.append((name, round(begin, 3), round(run.elapsed(), 3)))
-
-
-def _quiet(run: _Run, seconds: float) -> None:
-    if run.context.cancelled.wait(seconds):
-        raise _Stopped
-
-
 def _move(
-    run: _Run, server: transfers.Server, direction: Direction, seconds: float
+    run: PublicRun[CloudflareSettings],
+    server: transfers.Server,
+    direction: Direction,
+    seconds: float,
 ) -> transfers.Transfer:
     settings = run.settings
     if direction is Direction.DOWNLOAD:
@@ -349,109 +260,4 @@ def _move(
         transfer = transfers.upload(
             server, up_request, settings.streams, seconds, run.context.cancelled
         )
-    if run.context.cancelled.is_set():
-        raise _Stopped
-    if transfer.refused is not None:
-        code = transfer.refused.split()[1] if len(transfer.refused.split()) > 1 else ""
-        status = int(code) if code.isdigit() else 0
-        url = f"https://{settings.host}/"
-        raise HTTPError(url, status, transfer.refused, http.client.HTTPMessage(), None)
-    if transfer.stalled:
-        if transfer.errors and not transfer.samples:
-            raise ConnectionError(transfer.errors[0])
-        raise StoppedAnswering(transfers.STALL_S)
     return transfer
-
-
-def _speed(run: _Run, transfer: transfers.Transfer) -> None:
-    """The steady rate as a measurement, with the speedtest.net path's series, details and
-    method text (the method is the same), naming Cloudflare's endpoint."""
-    direction = Direction(transfer.direction)
-    metric = SPEED_METRICS[direction]
-    rates = transfer.rate_series()
-    run.series.append(
-        Series(
-            SPEED_SERIES[direction],
-            "Mbit/s",
-            tuple((round(t - run.started, 3), round(r, 3)) for t, r in rates),
-        )
-    )
-    steady = transfer.steady
-    throughput = run.details.setdefault("throughput", {})
-    assert isinstance(throughput, dict)
-    throughput[str(direction)] = {
-        "steady_from_s": None if steady is None else round(steady.start_s - run.started, 3),
-        "steady_to_s": None if steady is None else round(steady.end_s - run.started, 3),
-        "stalled": transfer.stalled,
-        "counted": transfer.counted_by.name.lower(),
-        "errors": list(dict.fromkeys(transfer.errors + transfer.refusals))[:5],
-    }
-    if steady is None or steady.mbps <= 0:
-        run.unmeasured.append(
-            Unmeasured(
-                metric,
-                f"the {direction} test moved too little data to measure a speed; run homecheck "
-                "again, and if it repeats the connection to Cloudflare is very poor",
-            )
-        )
-        return
-    endpoint = "GET /__down" if direction is Direction.DOWNLOAD else "POST /__up"
-    samples = [r for t, r in rates if steady.start_s < t <= steady.end_s]
-    run.measurements.append(
-        measured(
-            metric,
-            round(steady.mbps, 2),
-            samples=callquality.decimate(samples),
-            method=f"{throughput_method(transfer)}; HTTPS to {TITLE} ({endpoint})",
-        )
-    )
-
-
-def _path(run: _Run, samples: Sequence[RttSample], method: str, failure: str | None) -> None:
-    """Delay, jitter, loss and MOS from the quiet probes (probes/network/analysis/callquality.py,
-    as for speedtest.net and an employer server), and the delay added under load."""
-    idle = [s.rtt_ms for s in samples if s.phase == Phase.IDLE]
-    run.series.append(
-        Series(
-            SeriesName.RTT_MS,
-            "ms",
-            tuple((s.sent_s, round(s.rtt_ms, 3)) for s in samples if s.rtt_ms is not None),
-            phases=tuple(run.phases),
-        )
-    )
-    run.details["rtt_method"] = method
-    how = f"{method} to {run.settings.host}, every {run.settings.probe_interval_s * 1000:g} ms"
-    figures, missing = callquality.measurements_from_rtts(idle, f"{how}, line quiet", failure)
-    run.measurements += figures
-    run.unmeasured += missing
-    answered = [r for r in idle if r is not None]
-    if not answered:
-        return
-    increases = {}
-    for phase in (Phase.DOWNLOAD, Phase.UPLOAD):
-        loaded = [s.rtt_ms for s in samples if s.phase == phase and s.rtt_ms is not None]
-        if loaded:
-            increases[phase] = statistics.median(loaded) - statistics.median(answered)
-    if increases:
-        worst = max(increases, key=lambda k: increases[k])
-        text = ", ".join(f"{k} {v:+.1f} ms" for k, v in increases.items())
-        run.measurements.append(
-            measured(
-                Metric.LOADED_LATENCY_INCREASE_MS,
-                round(max(0.0, increases[worst]), 2),
-                method=f"median delay under load minus quiet ({text}); {method}, every "
-                f"{run.settings.loaded_probe_interval_s * 1000:g} ms under load",
-            )
-        )
-
-
-def _not_measured(run: _Run, exc: BaseException) -> ProbeResult:
-    sentence = why(exc, run.settings.host)
-    reason = f"{sentence[0].upper()}{sentence[1:]}. {ADVICE}"
-    return ProbeResult(
-        probe="network",
-        unmeasured=tuple(Unmeasured(m, reason) for m in (*METRICS, *NOT_HERE)),
-        details={"failure": type(exc).__name__},
-        reason=reason,
-        duration_s=round(run.elapsed(), 3),
-    )

@@ -42,6 +42,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from homecheck import wire
+from probes.network.analysis import speeds
 from probes.network.analysis.steady_rate import SAMPLE_S, Steady, steady_rate
 
 STALL_S = 2.0  # no byte moved on any stream for this long: the connection is lost
@@ -134,8 +135,7 @@ class Transfer:
 
     def rate_series(self) -> list[tuple[float, float]]:
         """(time at the end of the interval, Mbit/s) per sample interval."""
-        pairs = zip(self.samples, self.samples[1:], strict=False)
-        return [(t1, (b1 - b0) * 8 / (t1 - t0) / 1e6) for (t0, b0), (t1, b1) in pairs if t1 > t0]
+        return speeds.rates(self.samples)
 
 
 class Refused(ConnectionError):

@@ -29,8 +29,9 @@ from labs.network.speedtest_fake import FakeSpeedtest, Mode, https_listing
 from probes.network import NetworkProbe, connection
 from probes.network.analysis import callquality
 from probes.network.public import trust
-from probes.network.public.backend import METRICS, NOT_HERE, SpeedtestSettings, run_speedtest
+from probes.network.public.backend import SpeedtestSettings, run_speedtest
 from probes.network.public.cloudflare import CloudflareSettings
+from probes.network.public.run import METRICS, NOT_HERE
 from tests.support.environment import need
 from tests.support.windows_select import use_windows_select
 
@@ -358,7 +359,7 @@ def test_a_server_that_refuses_or_stalls_the_transfers_is_a_plain_reason(
 def test_both_backends_fit_their_phases_to_the_budget(
     settings: SpeedtestSettings | CloudflareSettings, setup_s: float
 ) -> None:
-    """What the set-up leaves of the 15 s is shared by the phases (backend.phases_within, one
+    """What the set-up leaves of the 15 s is shared by the phases (run.phases_within, one
     function for both services): a quick set-up keeps the phases asked for, a slow one (a 200 ms
     round trip) shortens each in proportion, the quiet one never below callquality.MIN_PROBES."""
     idle, download, upload = settings.phases_within(settings.budget_s - setup_s)
