@@ -9,7 +9,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from homecheck.dashboard import audit_log, auth, candidates
+from homecheck.dashboard import audit_log, auth, candidate, candidates
 from homecheck.dashboard.web import PREFIX
 from homecheck.hub.accounts import Role
 
@@ -23,6 +23,7 @@ NAV: tuple[tuple[str, str, Role], ...] = (
 ROUTES: tuple[BaseRoute, ...] = (
     *auth.ROUTES,
     *candidates.ROUTES,
+    *candidate.ROUTES,
     *audit_log.ROUTES,
     Mount(STATIC_PATH, app=StaticFiles(directory=Path(__file__).parent / "static")),
 )
