@@ -236,6 +236,29 @@ def test_a_candidate_without_runs(site: Site, signed_in: Any) -> None:
     assert signed_in.find_elements(By.CSS_SELECTOR, "svg.chart") == []
 
 
+def test_a_stored_row_changed_after_signing_shows_an_invalid_receipt(
+    site: Site, signed_in: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    opened = store.open_store(site.dashboard.db_url)
+    try:
+        with opened.sessions.begin() as session:
+            row = session.scalars(
+                select(Submission).where(Submission.invite_id == site.doomed)
+            ).one()
+            edited = row.body.replace(b'"value":48.0', b'"value":98.0', 1)
+            assert edited != row.body
+            row.body = edited
+    finally:
+        opened.close()
+    _page(site, signed_in, site.doomed)
+    receipt = signed_in.find_element(By.CSS_SELECTOR, ".receipt").text
+    assert receipt.startswith("✗ Not valid") and "edited after the server signed it" in receipt
+    runs_table = signed_in.find_element(By.CSS_SELECTOR, "table.runs").text
+    assert "not valid: the report was edited" in runs_table
+
+
 def test_delete_asks_first_then_removes_every_run(
     site: Site, signed_in: Any, client: Client
 ) -> None:
