@@ -111,6 +111,22 @@ def figures_of(report: Report) -> dict[str, float]:
     return values
 
 
+def figures_of_json(data: Mapping[str, object]) -> dict[str, float]:
+    """`figures_of` for a report still in its JSON form (reports/report.schema.json), without
+    building its series: a page of many runs needs only their numbers."""
+    values: dict[str, float] = {}
+    probes = data.get("probes")
+    for probe in probes if isinstance(probes, list) else ():
+        measurements = probe.get("measurements") if isinstance(probe, Mapping) else None
+        for measurement in measurements if isinstance(measurements, list) else ():
+            if not isinstance(measurement, Mapping):
+                continue
+            metric, value = measurement.get("metric"), number(measurement.get("value"))
+            if isinstance(metric, str) and value is not None:
+                values.setdefault(metric, value)
+    return values
+
+
 def parse_started(text: object) -> datetime | None:
     """A report's `started_at` as an aware time, or None if it is not ISO 8601 with an offset."""
     if not isinstance(text, str):

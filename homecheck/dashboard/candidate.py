@@ -56,6 +56,7 @@ REPORT_HEADERS = {
 
 
 INVITE_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
+NO_SUCH_CANDIDATE = "There is no such candidate (the invite was deleted or never existed)."
 
 
 def candidate_href(invite_id: str) -> str:
@@ -104,18 +105,15 @@ class CandidatePage:
 
 
 def page_of(found: CandidateRuns) -> CandidatePage:
-    """Everything the template shows, from the store's runs (pure)."""
+    """Everything the template shows, from the store's runs (pure). Only the latest run is read
+    as a whole report (its advice); the charts need the others' numbers only."""
     invite_id = found.invite.invite_id
     latest = found.latest
-    with_reports = [run for run in found.runs if run.report is not None]
+    latest_report = latest.report() if latest is not None else None
     figures = [
-        history.RunFigures(
-            run.label,
-            history.parse_started(run.report.started_at) or run.received_at,
-            history.figures_of(run.report),
-        )
-        for run in with_reports
-        if run.report is not None
+        history.RunFigures(run.label, run.started_at or run.received_at, run.figures())
+        for run in found.runs
+        if run.data is not None
     ]
     requirements = {r.metric: r for r in found.invite.profile.requirements}
     panels = tuple(
@@ -127,7 +125,7 @@ def page_of(found: CandidateRuns) -> CandidatePage:
         rows=tuple(_row(invite_id, run) for run in reversed(found.runs)),
         latest=latest,
         latest_report_href=report_href(invite_id, latest.number)
-        if latest is not None and latest.report is not None
+        if latest is not None and latest_report is not None
         else None,
         corroboration=runs.corroboration_summary(latest.corroborated) if latest else "",
         disagreements=tuple(runs.disagreement_words(d) for d in latest.disagreements)
@@ -135,7 +133,7 @@ def page_of(found: CandidateRuns) -> CandidatePage:
         else (),
         observed=runs.observation_words(latest.observations) if latest else (),
         panels=panels,
-        advice=tuple(runs.advice(latest.report)) if latest and latest.report else (),
+        advice=tuple(runs.advice(latest_report)) if latest_report is not None else (),
         delete_href=delete_path(invite_id),
     )
 
@@ -147,7 +145,7 @@ def _panel(index: int, hour_chart: history.HourChart) -> HourPanel:
 
 
 def _row(invite_id: str, run: StoredRun) -> RunRow:
-    started = history.parse_started(run.report.started_at) if run.report else None
+    started = run.started_at
     return RunRow(
         number=run.number,
         label=run.label,
@@ -158,7 +156,7 @@ def _row(invite_id: str, run: StoredRun) -> RunRow:
         corroborated=run.corroborated,
         receipt_valid=run.receipt.valid,
         receipt_reason=run.receipt.reason,
-        report_href=report_href(invite_id, run.number) if run.report is not None else None,
+        report_href=report_href(invite_id, run.number) if run.data is not None else None,
     )
 
 
@@ -167,21 +165,20 @@ def _load(store_hub: Hub, invite_id: str) -> CandidateRuns | None:
         return runs.candidate_runs(session, invite_id)
 
 
-async def _found(request: Request) -> CandidateRuns:
+def _invite_id(request: Request) -> str:
     invite_id = str(request.path_params["invite_id"])
     # Not a shape an invite id has (homecheck/hub/invites.py): no query at all, so a NUL byte
     # or an overlong id in the path never reaches the database (PostgreSQL refuses NUL in text).
-    found = None
-    if INVITE_ID.fullmatch(invite_id):
-        found = await run_in_threadpool(_load, hub(request), invite_id)
-    if found is None:
-        raise Rejected(404, "There is no such candidate (the invite was deleted or never existed).")
-    return found
+    if not INVITE_ID.fullmatch(invite_id):
+        raise Rejected(404, NO_SUCH_CANDIDATE)
+    return invite_id
 
 
 @signed_in()
 async def candidate_page(request: Request) -> Response:
-    found = await _found(request)
+    found = await run_in_threadpool(_load, hub(request), _invite_id(request))
+    if found is None:
+        raise Rejected(404, NO_SUCH_CANDIDATE)
     page = await run_in_threadpool(page_of, found)
     return render(
         request,
@@ -192,21 +189,24 @@ async def candidate_page(request: Request) -> Response:
     )
 
 
-def _report_html(found: CandidateRuns, number: int) -> str | None:
+def _report_html(store_hub: Hub, invite_id: str, number: int) -> str | None:
     from reports import html
 
-    run = next((r for r in found.runs if r.number == number), None)
-    if run is None or run.report is None:
+    with store_hub.store.sessions() as session:
+        found = runs.candidate_run(session, invite_id, number)
+    if found is None:
         return None
-    return html.render(runs.judged(run.report, found.invite.profile))
+    invite, run = found
+    report = run.report()
+    return None if report is None else html.render(runs.judged(report, invite.profile))
 
 
 @signed_in()
 async def run_report(request: Request) -> Response:
-    found = await _found(request)
-    page = await run_in_threadpool(_report_html, found, int(request.path_params["number"]))
+    invite_id, number = _invite_id(request), int(request.path_params["number"])
+    page = await run_in_threadpool(_report_html, hub(request), invite_id, number)
     if page is None:
-        raise Rejected(404, "This candidate has no such run.")
+        raise Rejected(404, "This candidate has no such run, or its report cannot be read.")
     return HTMLResponse(page, headers=REPORT_HEADERS)
 
 

@@ -1,12 +1,14 @@
 """Every run of one invite, as a candidate's page shows it (homecheck/dashboard).
 
 `candidate_runs` reads the invite, its pinned profile and every stored submission (oldest first):
-the exact submitted bytes parsed back into a `Report`, when the server received it, its verdicts
+the exact submitted bytes parsed (JSON once; the whole `Report` only on demand, `StoredRun.report`,
+as the page needs it for the latest run only), when the server received it, its verdicts
 (the aggregator's on the pinned profile, stored at ingest), the server's corroboration, and the
 receipt's status: the stored receipt is checked as `homecheck verify` would check the candidate's
 copy, against the public keys the hub publishes (its `signing_keys` table), over the stored
 bytes. A receipt that no longer verifies means the stored row was changed after it was signed
-(or its key was removed), and the page says which.
+(or its key was removed), and the page says which. `candidate_run` reads one run by its number
+(the embedded report's route), without the others.
 
 The rest are pure functions: the server's corroboration and observations in words, and a run's
 report judged again on the pinned profile (what the embedded HTML report shows).
@@ -15,6 +17,7 @@ report judged again on the pinned profile (what the embedded HTML report shows).
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -23,8 +26,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, defer
 
 from homecheck import aggregator
 from homecheck.hub import receipts
@@ -72,7 +75,7 @@ class StoredRun:
     number: int  # 1 for the first run received
     submission_id: int
     received_at: datetime
-    report: Report | None  # None: the stored bytes no longer parse as a report
+    data: dict[str, Any] | None  # the stored bytes parsed; None: they are no JSON object now
     overall: Verdict
     areas: dict[str, Verdict]
     corroborated: bool | None
@@ -83,6 +86,31 @@ class StoredRun:
     @property
     def label(self) -> str:
         return f"run {self.number}"
+
+    @property
+    def started_at(self) -> datetime | None:
+        """When the run started, as its report says (reports.history.parse_started)."""
+        from reports import history
+
+        return history.parse_started(self.data.get("started_at")) if self.data else None
+
+    def figures(self) -> dict[str, float]:
+        """Its numeric measurements by metric id, read from the parsed JSON (cheap)."""
+        from reports import history
+
+        return history.figures_of_json(self.data) if self.data else {}
+
+    def report(self) -> Report | None:
+        """The whole report (series included: a few ms for a full run), or None if the stored
+        bytes no longer read as one."""
+        from reports import json_report
+
+        if self.data is None:
+            return None
+        try:
+            return json_report.from_dict(self.data)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
 
 
 @dataclass(frozen=True)
@@ -102,15 +130,36 @@ def candidate_runs(session: Session, invite_id: str) -> CandidateRuns | None:
         return None
     stored_profile = session.get_one(StoredProfile, invite.profile_id)
     keys = published_keys(session)
-    submissions = session.scalars(
-        select(Submission)
-        .where(Submission.invite_id == invite_id)
-        .order_by(Submission.created_at, Submission.id)
-    )
+    submissions = session.scalars(_runs_of(invite_id))
     runs = tuple(
         _run(number, submission, keys) for number, submission in enumerate(submissions, start=1)
     )
     return CandidateRuns(_facts(invite, stored_profile), runs)
+
+
+def candidate_run(
+    session: Session, invite_id: str, number: int
+) -> tuple[InviteFacts, StoredRun] | None:
+    """One run of an invite by its number (1 = the first received), without reading the others;
+    None when there is no such invite or run."""
+    invite = session.get(Invite, invite_id)
+    if invite is None or number < 1:
+        return None
+    row = session.scalars(_runs_of(invite_id).offset(number - 1).limit(1)).first()
+    if row is None:
+        return None
+    stored_profile = session.get_one(StoredProfile, invite.profile_id)
+    return _facts(invite, stored_profile), _run(number, row, published_keys(session))
+
+
+def _runs_of(invite_id: str) -> Select[Submission]:
+    # The `report` column repeats the body parsed: reading both would parse every run twice.
+    return (
+        select(Submission)
+        .options(defer(Submission.report))
+        .where(Submission.invite_id == invite_id)
+        .order_by(Submission.created_at, Submission.id)
+    )
 
 
 def published_keys(session: Session) -> dict[str, Ed25519PublicKey]:
@@ -150,19 +199,18 @@ def _facts(invite: Invite, stored: StoredProfile) -> InviteFacts:
 
 
 def _run(number: int, row: Submission, keys: Mapping[str, Ed25519PublicKey]) -> StoredRun:
-    data = _parsed(row.body)
     return StoredRun(
         number=number,
         submission_id=row.id,
         received_at=row.created_at,
-        report=_report(data),
+        data=_parsed(row.body),
         overall=_verdict(row.overall),
         areas={area: _verdict(value) for area, value in (row.areas or {}).items()},
         corroborated=row.corroborated,
         disagreements=tuple(str(d) for d in row.disagreements or ()),
         observations=dict(row.observations or {}),
         receipt=receipt_status(
-            data, row.receipt, keys, invite=row.invite_id, session=row.session_id
+            row.body, row.receipt, keys, invite=row.invite_id, session=row.session_id
         ),
     )
 
@@ -175,17 +223,6 @@ def _parsed(body: bytes) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _report(data: dict[str, Any] | None) -> Report | None:
-    from reports import json_report
-
-    if data is None:
-        return None
-    try:
-        return json_report.from_dict(data)
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
 def _verdict(value: str) -> Verdict:
     try:
         return Verdict(value)
@@ -194,18 +231,20 @@ def _verdict(value: str) -> Verdict:
 
 
 def receipt_status(
-    report: Mapping[str, Any] | None,
+    body: bytes,
     receipt: Any,
     keys: Mapping[str, Ed25519PublicKey],
     *,
     invite: str,
     session: str,
 ) -> ReceiptStatus:
-    """The stored receipt checked over the stored report, as `homecheck verify` checks it."""
-    if report is None:
-        return ReceiptStatus(False, "the stored report is not readable JSON: it was damaged")
+    """The stored receipt checked over the stored bytes, as `homecheck verify` checks the
+    candidate's copy: ingest keeps a report only in its canonical encoding, so the SHA-256 of
+    these bytes is the digest the receipt signs (homecheck/hub/receipts.py)."""
     try:
-        verified = receipts.verify({**report, receipts.RECEIPT_KEY: receipt}, keys, invite=invite)
+        verified = receipts.verify_digest(
+            receipt, hashlib.sha256(body).hexdigest(), keys, invite=invite
+        )
     except receipts.ReceiptError as exc:
         return ReceiptStatus(False, str(exc))
     if verified.session != session:

@@ -10,7 +10,7 @@ import pytest
 
 from homecheck import profiles
 from homecheck.metrics import Metric
-from reports import charts, history
+from reports import charts, history, json_report
 from tests.support import canned
 
 VOICE = {r.metric: r for r in profiles.load("voice").requirements}
@@ -132,3 +132,11 @@ def test_point_series_differ_by_marker_shape_and_escape_their_labels() -> None:
     assert '<path class="series"' not in svg  # points are not joined
     ticks = re.findall(r'text-anchor="middle" fill="#333">([\d.]+)</text>', svg)
     assert ticks == ["0", "12", "24"]
+
+
+def test_figures_of_the_json_form_are_the_same_numbers() -> None:
+    report = canned.full_report()
+    data = json_report.to_dict(report)
+    assert history.figures_of_json(data) == history.figures_of(report)
+    assert history.figures_of_json({"probes": "x"}) == {}
+    assert history.figures_of_json({"probes": [{"measurements": [1, {"metric": 2}]}]}) == {}

@@ -66,6 +66,6 @@ def test_an_unreadable_stored_report_is_shown_as_such(hub: Hub) -> None:
         session.execute(update(Submission).values(body=b"\xff not json"))
     page = _page(hub, invited.invite_id)
     (row,) = page.rows
-    assert row.report_href is None and not row.receipt_valid and "damaged" in row.receipt_reason
+    assert row.report_href is None and not row.receipt_valid and "edited" in row.receipt_reason
     assert page.latest_report_href is None and page.advice == ()
     assert all(panel.svg is None and panel.measured == 0 for panel in page.panels)

@@ -61,10 +61,18 @@ def test_every_run_in_order_with_verdicts_and_valid_receipts(hub: Hub) -> None:
     assert "disagree" in runs.corroboration_summary(False)
     assert runs.observation_words(second.observations)[0] == "download 41 Mbit/s"
     # The figures the charts place by hour come from the stored bytes.
-    assert first.report is not None and second.report is not None
-    figures = [history.figures_of(r.report) for r in found.runs if r.report]
-    assert [f[Metric.DOWNLOAD_MBPS] for f in figures] == [41.0, 3.0]
-    assert second.report.started_at == "2025-03-14T20:00:05+00:00"
+    assert [r.figures()[Metric.DOWNLOAD_MBPS] for r in found.runs] == [41.0, 3.0]
+    assert second.started_at is not None and second.started_at.hour == 20
+    whole = second.report()
+    assert whole is not None and history.figures_of(whole) == second.figures()
+    # One run by its number, as the embedded report's route reads it.
+    with hub.store.sessions() as session:
+        one = runs.candidate_run(session, invite_id, 2)
+        assert runs.candidate_run(session, invite_id, 3) is None
+        assert runs.candidate_run(session, invite_id, 0) is None
+        assert runs.candidate_run(session, "no-such-invite", 1) is None
+    assert one is not None and one[1].submission_id == second.submission_id
+    assert one[1].receipt.valid and one[0].invite_id == invite_id
 
 
 @SQLITE_ONLY
@@ -92,9 +100,9 @@ def test_a_changed_row_or_a_removed_key_shows_as_an_invalid_receipt(hub: Hub) ->
 
 
 def test_receipt_status_of_damaged_input() -> None:
-    status = runs.receipt_status(None, {}, {}, invite="i", session="s")
+    status = runs.receipt_status(b"{}", {}, {}, invite="i", session="s")
     assert not status.valid and "damaged" in status.reason
-    status = runs.receipt_status({"a": 1}, None, {}, invite="i", session="s")
-    assert not status.valid and "no receipt" in status.reason
+    status = runs.receipt_status(b"{}", None, {}, invite="i", session="s")
+    assert not status.valid and "damaged" in status.reason
     assert runs.disagreement_words("something else") == "something else"
     assert runs.observation_words({"download_mbps": "x"}) == ()
