@@ -224,16 +224,17 @@ def test_unknown_candidates_and_runs_are_404_and_no_session_is_sign_in(
         assert answer.status == 303 and answer.location.startswith("/dashboard/sign-in?next=")
 
 
-def test_a_candidate_without_runs(site: Site, signed_in: Any) -> None:
+def test_the_list_links_to_a_candidate_without_runs(site: Site, signed_in: Any) -> None:
     from selenium.webdriver.common.by import By
 
-    _page(site, signed_in, site.never_ran)
-    assert (
-        "No run yet"
-        in signed_in.find_element(By.ID, "latest-heading").find_element(By.XPATH, "..").text
-    )
+    signed_in.get(f"{site.web}/dashboard/candidates?q=Nora")
+    signed_in.find_element(By.LINK_TEXT, "Nora Runs").click()
+    assert signed_in.current_url.endswith(f"/dashboard/candidates/{site.never_ran}")
+    latest = signed_in.find_element(By.ID, "latest-heading").find_element(By.XPATH, "..")
+    assert "No run yet" in latest.text
     assert signed_in.find_elements(By.CSS_SELECTOR, "iframe") == []
     assert signed_in.find_elements(By.CSS_SELECTOR, "svg.chart") == []
+    assert len(signed_in.find_elements(By.CSS_SELECTOR, "p.no-data")) == 6
 
 
 def test_a_stored_row_changed_after_signing_shows_an_invalid_receipt(
