@@ -199,9 +199,12 @@ def test_hostile_strings_are_text_and_the_report_cannot_run_script(
     try:
         text = signed_in.find_element(By.TAG_NAME, "body").text
         injected = signed_in.find_elements(By.CSS_SELECTOR, "script, img[src*='127.0.0.1:9']")
+        frame_origin = signed_in.execute_script("return window.origin")
+        frame_pwned = signed_in.execute_script("return window.__pwned === undefined")
     finally:
         signed_in.switch_to.default_content()
-    assert injected == []
+    assert injected == [] and frame_pwned
+    assert frame_origin == "null"  # sandboxed: an opaque origin, no access to the dashboard
     assert HOSTILE_DEVICE in text and HOSTILE_PROCESS in text
     # The frame runs nothing: sandboxed without allow-scripts, and its own response says so too.
     answer = client.get(frame.get_attribute("src").removeprefix(site.web))
