@@ -6,7 +6,6 @@ that no longer parses shown as unreadable instead of breaking the page. SQLite o
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -20,9 +19,11 @@ from tests.homecheck.hub.conftest import AGREEING, invite
 from tests.support.runs import RunSpec, report_at, submit
 
 
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[Hub]:
-    started = service.start(f"sqlite:///{tmp_path / 'hub.sqlite3'}", key_dir=tmp_path / "key")
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    """One store for the module: each test makes an invite of its own."""
+    folder = tmp_path_factory.mktemp("candidate-view")
+    started = service.start(f"sqlite:///{folder / 'hub.sqlite3'}", key_dir=folder / "key")
     try:
         yield started
     finally:
@@ -61,9 +62,13 @@ def test_runs_newest_first_charts_by_hour_and_the_latest_advice(hub: Hub) -> Non
 
 def test_an_unreadable_stored_report_is_shown_as_such(hub: Hub) -> None:
     invited = invite(hub)
-    submit(hub, invited.secret, report_at(MORNING), AGREEING)
+    submit(hub, invited.secret, report_at(RunSpec(4, 9, {})), AGREEING)  # bytes of its own
     with hub.store.sessions.begin() as session:
-        session.execute(update(Submission).values(body=b"\xff not json"))
+        session.execute(
+            update(Submission)
+            .where(Submission.invite_id == invited.invite_id)
+            .values(body=b"\xff not json")
+        )
     page = _page(hub, invited.invite_id)
     (row,) = page.rows
     assert row.report_href is None and not row.receipt_valid and "edited" in row.receipt_reason
