@@ -26,7 +26,7 @@
   headers (`security_headers`): CSP `default-src 'self'` (no inline script or style attribute:
   server-rendered SVG draws with presentation attributes such as fill= and stroke=), frame
   refusal, no referrer across origins, and no-store on every signed-in page. In templates:
-  `{{ csrf_field() }}` in every POST form; `user`, `nav`, `flash`; filters `when` (a UTC time),
+  `{{ csrf_field() }}` in every POST form; `user`, `nav`, `flash`; filters `when` (a UTC time), `day_time`,
   `verdict_word`/`verdict_icon` and `area_title`.
 - `hub(request)` -> the Hub (store, key); run store calls with `run_in_threadpool`.
 - `audit(session, request, action, detail)`: one audit-log entry (who, from where, what).
@@ -386,6 +386,11 @@ def when(value: datetime | None) -> str:
     return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def day_time(value: datetime | None) -> str:
+    """A UTC time where the column's header says UTC."""
+    return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
 @functools.cache
 def _environment() -> Environment:
     environment = Environment(
@@ -398,6 +403,7 @@ def _environment() -> Environment:
     )
     environment.filters.update(
         when=when,
+        day_time=day_time,
         verdict_word=verdict_word,
         verdict_icon=verdict_icon,
         area_title=vocabulary.area_title,
