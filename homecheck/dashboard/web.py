@@ -26,8 +26,8 @@
   headers (`security_headers`): CSP `default-src 'self'` (no inline script or style attribute:
   server-rendered SVG draws with presentation attributes such as fill= and stroke=), frame
   refusal, no referrer across origins, and no-store on every signed-in page. In templates:
-  `{{ csrf_field() }}` in every POST form; `user`, `nav`, `flash`; filters `when` (a UTC time), `day_time`,
-  `verdict_word`/`verdict_icon` and `area_title`.
+  `{{ csrf_field() }}` in every POST form; `user`, `nav`, `flash`; filters `when` (a UTC
+  time), `day_time`, `verdict_word`/`verdict_icon` and `area_title`.
 - `hub(request)` -> the Hub (store, key); run store calls with `run_in_threadpool`.
 - `audit(session, request, action, detail)`: one audit-log entry (who, from where, what).
 
