@@ -128,6 +128,12 @@ def hub(request: Request) -> Hub:
     return cast(Hub, request.app.state.hub)
 
 
+def nav_bar(request: Request) -> tuple[tuple[str, str, Role], ...]:
+    """routes.NAV, which routes.attach put on the app (routes imports the pages, which import
+    this module: reading it from the app keeps the imports one way)."""
+    return cast(tuple[tuple[str, str, Role], ...], request.app.state.dashboard_nav)
+
+
 def user(request: Request) -> SignedIn:
     return cast(SignedIn, request.state.user)
 
@@ -307,8 +313,6 @@ def render(
     headers: dict[str, str] | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    from homecheck.dashboard.routes import NAV  # routes imports the pages, which import this
-
     signed = getattr(request.state, "user", None)
     signed = signed if isinstance(signed, SignedIn) else None
     token = csrf_token(request)
@@ -319,7 +323,7 @@ def render(
             user=signed,
             nav=[
                 (label, path)
-                for label, path, role in NAV
+                for label, path, role in nav_bar(request)
                 if signed is not None and signed.may(role)
             ],
             current_path=request.url.path,
