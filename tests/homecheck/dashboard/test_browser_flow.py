@@ -27,7 +27,7 @@ from homecheck.model import Verdict
 from reports.vocabulary import VERDICT_WORDS, area_title
 from tests.homecheck.dashboard.conftest import RECRUITER, Dashboard, serve_dashboard
 from tests.homecheck.hub.conftest import homecheck
-from tests.support.browser import start_chromium
+from tests.support.browser import navigate, start_chromium
 from tests.support.serve import stop_serve
 
 pytestmark = pytest.mark.browser
@@ -87,20 +87,6 @@ def _rows(driver: Any) -> dict[str, Any]:
     }
 
 
-def _navigate(driver: Any, action: Any) -> None:
-    """Click or submit, and wait until the next page has replaced this one."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    old = driver.find_element(By.TAG_NAME, "html")
-    action()
-    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(old))
-    WebDriverWait(driver, 15).until(
-        lambda d: d.execute_script("return document.readyState") == "complete"
-    )
-
-
 def _problems(driver: Any) -> list[str]:
     return [
         e["message"]
@@ -138,9 +124,7 @@ def test_recruiter_flow(
     driver.find_element(By.ID, "email").send_keys(RECRUITER[0])
     driver.find_element(By.ID, "password").send_keys(RECRUITER[1])
     driver.save_screenshot(str(shots / "1-sign-in.png"))
-    _navigate(
-        driver, driver.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]").click
-    )
+    navigate(driver, driver.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]").click)
     assert driver.current_url == f"{base}/dashboard/candidates"
     assert RECRUITER[0] in driver.find_element(By.CSS_SELECTOR, ".bar .who").text
 
@@ -185,20 +169,16 @@ def test_recruiter_flow(
 
     # 4. Filter and search narrow the list (the form, as a recruiter uses it).
     Select(driver.find_element(By.ID, "verdict")).select_by_value(stored.overall)
-    _navigate(
-        driver, driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click
-    )
+    navigate(driver, driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click)
     assert set(_rows(driver)) == {"Ann Lee"}
     assert "verdict=" in driver.current_url
     Select(driver.find_element(By.ID, "verdict")).select_by_value("none")
-    _navigate(
-        driver, driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click
-    )
+    navigate(driver, driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click)
     assert set(_rows(driver)) == {"Bo Chen", HOSTILE}
     driver.get(f"{base}/dashboard/candidates")
     search = driver.find_element(By.ID, "q")
     search.send_keys("BO CH")
-    _navigate(driver, search.submit)
+    navigate(driver, search.submit)
     assert set(_rows(driver)) == {"Bo Chen"}
     driver.save_screenshot(str(shots / "3-searched.png"))
 
@@ -218,7 +198,7 @@ def test_recruiter_flow(
     # 6. Delete Ann: gone from the pages and the database; the deletion is in the audit log.
     driver.get(f"{base}/dashboard/candidates/{invite_id}/delete")
     driver.save_screenshot(str(shots / "4-delete.png"))
-    _navigate(driver, driver.find_element(By.CSS_SELECTOR, "button.danger").click)
+    navigate(driver, driver.find_element(By.CSS_SELECTOR, "button.danger").click)
     assert driver.current_url == f"{base}/dashboard/candidates"
     assert "Deleted Ann Lee and 1 run." in driver.find_element(By.CSS_SELECTOR, ".flash").text
     assert set(_rows(driver)) == {"Bo Chen", HOSTILE}

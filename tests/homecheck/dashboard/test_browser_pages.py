@@ -13,7 +13,7 @@ import pytest
 
 from reports.vocabulary import clean
 from tests.homecheck.dashboard.conftest import ADMIN, RECRUITER, Dashboard, serve_dashboard
-from tests.support.browser import start_chromium
+from tests.support.browser import navigate, sign_in, start_chromium
 from tests.support.hub_seed import Seed, SeedRun, seed
 from tests.support.serve import stop_serve
 
@@ -52,28 +52,6 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         started.quit()
 
 
-def _sign_in(driver: Any, base: str, who: tuple[str, str]) -> None:
-    from selenium.webdriver.common.by import By
-
-    driver.delete_all_cookies()
-    driver.get(f"{base}/dashboard/sign-in")
-    driver.find_element(By.ID, "email").send_keys(who[0])
-    driver.find_element(By.ID, "password").send_keys(who[1])
-    old = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]").click()
-    _wait_replaced(driver, old)
-
-
-def _wait_replaced(driver: Any, old: Any) -> None:
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(old))
-    WebDriverWait(driver, 15).until(
-        lambda d: d.execute_script("return document.readyState") == "complete"
-    )
-
-
 def test_every_page_and_export_without_a_session_lands_on_sign_in(
     site: tuple[Dashboard, dict[str, str]], driver: Any
 ) -> None:
@@ -101,7 +79,7 @@ def test_candidate_text_is_shown_as_text(
     from selenium.webdriver.common.by import By
 
     dashboard, ids = site
-    _sign_in(driver, dashboard.url, RECRUITER)
+    sign_in(driver, dashboard.url, *RECRUITER)
     driver.get(f"{dashboard.url}/dashboard/candidates?verdict=fail")
     driver.save_screenshot(str(tmp_path / "hostile.png"))
     with pytest.raises(NoAlertPresentException):
@@ -131,7 +109,7 @@ def test_the_list_is_a_labelled_table_usable_from_the_keyboard(
     from selenium.webdriver.common.keys import Keys
 
     dashboard, _ = site
-    _sign_in(driver, dashboard.url, RECRUITER)
+    sign_in(driver, dashboard.url, *RECRUITER)
     driver.get(f"{dashboard.url}/dashboard/candidates")
     # Every input and select has a label naming it.
     for field in driver.find_elements(By.CSS_SELECTOR, "form.filters input, form.filters select"):
@@ -151,9 +129,7 @@ def test_the_list_is_a_labelled_table_usable_from_the_keyboard(
         focused.send_keys(Keys.TAB)
     else:
         raise AssertionError("the next page link is not reachable with Tab")
-    old = driver.find_element(By.TAG_NAME, "html")
-    focused.send_keys(Keys.ENTER)
-    _wait_replaced(driver, old)
+    navigate(driver, lambda: focused.send_keys(Keys.ENTER))
     assert driver.current_url.endswith("/dashboard/candidates?page=2")
     assert "page 2 of 2" in driver.find_element(By.ID, "count").text
 
@@ -164,12 +140,12 @@ def test_a_recruiter_cannot_open_admin_pages_an_admin_can(
     from selenium.webdriver.common.by import By
 
     dashboard, _ = site
-    _sign_in(driver, dashboard.url, RECRUITER)
+    sign_in(driver, dashboard.url, *RECRUITER)
     nav = [a.text for a in driver.find_elements(By.CSS_SELECTOR, ".bar nav a")]
     assert "Audit log" not in nav
     driver.get(f"{dashboard.url}/dashboard/audit")
     assert "This page is for administrators." in driver.find_element(By.TAG_NAME, "main").text
-    _sign_in(driver, dashboard.url, ADMIN)
+    sign_in(driver, dashboard.url, *ADMIN)
     driver.get(f"{dashboard.url}/dashboard/audit")
     assert driver.find_element(By.TAG_NAME, "h1").text == "Audit log"
     rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr")
