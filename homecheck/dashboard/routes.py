@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from homecheck.dashboard import audit_log, auth, candidate, candidates
 from homecheck.dashboard.web import PREFIX
 from homecheck.hub.accounts import Role
+from homecheck.hub.service import Hub
 
 STATIC_PATH = f"{PREFIX}/static"
 
@@ -27,3 +29,10 @@ ROUTES: tuple[BaseRoute, ...] = (
     *audit_log.ROUTES,
     Mount(STATIC_PATH, app=StaticFiles(directory=Path(__file__).parent / "static")),
 )
+
+
+def attach(app: Starlette, hub: Hub) -> None:
+    """What the handlers find on the app (homecheck.dashboard.web.hub, the nav bar): the web
+    plane's app, whose routes include ROUTES, calls this once."""
+    app.state.hub = hub
+    app.state.dashboard_nav = NAV

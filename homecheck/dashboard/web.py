@@ -26,8 +26,8 @@
   headers (`security_headers`): CSP `default-src 'self'` (no inline script or style attribute:
   server-rendered SVG draws with presentation attributes such as fill= and stroke=), frame
   refusal, no referrer across origins, and no-store on every signed-in page. In templates:
-  `{{ csrf_field() }}` in every POST form; `user`, `nav`, `flash`; filters `when` (a UTC time),
-  `verdict_word`/`verdict_icon` and `area_title`.
+  `{{ csrf_field() }}` in every POST form; `user`, `nav`, `flash`; filters `when` (a UTC
+  time), `day_time`, `verdict_word`/`verdict_icon` and `area_title`.
 - `hub(request)` -> the Hub (store, key); run store calls with `run_in_threadpool`.
 - `audit(session, request, action, detail)`: one audit-log entry (who, from where, what).
 
@@ -74,6 +74,7 @@ COOKIE = "homecheck_session"
 PRE_SESSION_COOKIE = "homecheck_csrf"
 CSRF_FIELD = "csrf_token"
 MAX_FORM_BYTES = 2 * 1024 * 1024
+MAX_FIELDS = 10_000
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -126,6 +127,12 @@ class Form:
 
 def hub(request: Request) -> Hub:
     return cast(Hub, request.app.state.hub)
+
+
+def nav_bar(request: Request) -> tuple[tuple[str, str, Role], ...]:
+    """routes.NAV, which routes.attach put on the app (routes imports the pages, which import
+    this module: reading it from the app keeps the imports one way)."""
+    return cast(tuple[tuple[str, str, Role], ...], request.app.state.dashboard_nav)
 
 
 def user(request: Request) -> SignedIn:
@@ -222,7 +229,10 @@ def _parse_form(content_type: str, body: bytes) -> Form:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise Rejected(400, "The form is not UTF-8 text.") from None
-        return Form(tuple(parse_qsl(text, keep_blank_values=True, max_num_fields=10_000)))
+        try:
+            return Form(tuple(parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)))
+        except ValueError:
+            raise Rejected(400, f"The form has more than {MAX_FIELDS} fields.") from None
     if kind == "multipart/form-data":
         return _parse_multipart(content_type, body)
     raise Rejected(415, "Send the form as a browser does (url-encoded or multipart).")
@@ -237,7 +247,9 @@ def _parse_multipart(content_type: str, body: bytes) -> Form:
         raise Rejected(400, "The form's multipart body is malformed.")
     fields: list[tuple[str, str]] = []
     files: dict[str, Upload] = {}
-    for part in message.iter_parts():
+    for count, part in enumerate(message.iter_parts()):
+        if count >= MAX_FIELDS:
+            raise Rejected(400, f"The form has more than {MAX_FIELDS} fields.")
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str):
             continue
@@ -307,8 +319,6 @@ def render(
     headers: dict[str, str] | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    from homecheck.dashboard.routes import NAV  # routes imports the pages, which import this
-
     signed = getattr(request.state, "user", None)
     signed = signed if isinstance(signed, SignedIn) else None
     token = csrf_token(request)
@@ -319,7 +329,7 @@ def render(
             user=signed,
             nav=[
                 (label, path)
-                for label, path, role in NAV
+                for label, path, role in nav_bar(request)
                 if signed is not None and signed.may(role)
             ],
             current_path=request.url.path,
@@ -386,6 +396,11 @@ def when(value: datetime | None) -> str:
     return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def day_time(value: datetime | None) -> str:
+    """A UTC time where the column's header says UTC."""
+    return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
 @functools.cache
 def _environment() -> Environment:
     environment = Environment(
@@ -398,6 +413,7 @@ def _environment() -> Environment:
     )
     environment.filters.update(
         when=when,
+        day_time=day_time,
         verdict_word=verdict_word,
         verdict_icon=verdict_icon,
         area_title=vocabulary.area_title,

@@ -102,7 +102,7 @@ def create_app(options: WebOptions) -> Starlette:
             *dashboard_routes.ROUTES,
         ],
     )
-    app.state.hub = hub  # the dashboard's handlers find it here (homecheck.dashboard.web.hub)
+    dashboard_routes.attach(app, hub)
     return app
 
 
