@@ -4,9 +4,13 @@ A `Chart` is plain data (title, axis labels with units, lines, shaded phases, li
 `svg()` draws it. Every text that reaches the SVG goes through `markupsafe.escape`, because
 series names and labels can come from a saved report file, which is untrusted input.
 
+A line can instead be drawn as points (`Line.points_only`): one marker per value, for values that
+are not a time series, such as a candidate's runs placed by their hour of day (reports/history.py).
+
 Accessibility (WCAG 2.1, 1.4.1 "Use of Color"): lines differ by dash pattern as well as colour,
-phases carry a written label, and each chart has an SVG <title> and <desc> that a screen reader
-reads (the <desc> summarises the data: range, minimum, median, maximum).
+point series by marker shape (circle, square, diamond), phases carry a written label, and each
+chart has an SVG <title> and <desc> that a screen reader reads (the <desc> summarises the data:
+range, minimum, median, maximum).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import assert_never
 
 from markupsafe import Markup, escape
 
@@ -39,13 +44,20 @@ PHASE_LABELS: dict[str, str] = {
 }
 
 
-class LineStyle(Enum):
-    """Colour plus dash pattern, so lines stay apart in greyscale print and for colour-blindness."""
+class Marker(Enum):
+    CIRCLE = "circle"
+    SQUARE = "square"
+    DIAMOND = "diamond"
 
-    MAIN = ("#1d4f91", "", 2.2)
-    SECOND = ("#b4460b", "7 4", 2.2)
-    THIRD = ("#5b2a86", "2 3", 2.2)
-    FAINT = ("#8c96a3", "", 0.9)
+
+class LineStyle(Enum):
+    """Colour plus dash pattern (or marker shape, for points), so series stay apart in greyscale
+    print and for colour-blindness."""
+
+    MAIN = ("#1d4f91", "", 2.2, Marker.CIRCLE)
+    SECOND = ("#b4460b", "7 4", 2.2, Marker.SQUARE)
+    THIRD = ("#5b2a86", "2 3", 2.2, Marker.DIAMOND)
+    FAINT = ("#8c96a3", "", 0.9, Marker.CIRCLE)
 
     @property
     def colour(self) -> str:
@@ -59,6 +71,10 @@ class LineStyle(Enum):
     def width(self) -> float:
         return self.value[2]
 
+    @property
+    def marker(self) -> Marker:
+        return self.value[3]
+
 
 @dataclass(frozen=True)
 class Line:
@@ -67,6 +83,8 @@ class Line:
     style: LineStyle = LineStyle.MAIN
     # Several faint lines (one per CPU core) share one legend entry.
     in_legend: bool = True
+    # One marker per point, nothing joining them (values that are not a time series).
+    points_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,11 +110,16 @@ class Chart:
     y_range: tuple[float, float] | None = None
     y_from_zero: bool = False
     x_from_zero: bool = False
+    # A fixed x axis (e.g. the 24 hours of a day) and its ticks, instead of the data's span.
+    x_range: tuple[float, float] | None = None
+    x_ticks: tuple[float, ...] | None = None
 
 
 def has_data(chart: Chart) -> bool:
+    """A line needs two values to show anything; a point series, one."""
     return any(
-        sum(1 for _, y in clean(line.points, log_x=chart.log_x) if y is not None) >= 2
+        sum(1 for _, y in clean(line.points, log_x=chart.log_x) if y is not None)
+        >= (1 if line.points_only else 2)
         for line in chart.lines
     )
 
@@ -108,7 +131,10 @@ def svg(chart: Chart, chart_id: str) -> Markup:
     x_lo, x_hi = _x_range(chart, xs)
     y_lo, y_hi, y_ticks = _y_range(chart, ys)
     plot = _Plot(x_lo, x_hi, y_lo, y_hi, chart.log_x)
-    x_ticks = log_ticks(x_lo, x_hi) if chart.log_x else nice_ticks(x_lo, x_hi, 8)
+    if chart.x_ticks is not None:
+        x_ticks = list(chart.x_ticks)
+    else:
+        x_ticks = log_ticks(x_lo, x_hi) if chart.log_x else nice_ticks(x_lo, x_hi, 8)
 
     out: list[str] = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
@@ -124,7 +150,7 @@ def svg(chart: Chart, chart_id: str) -> Markup:
     for limit in chart.limits:
         out += _limit(limit, plot)
     for line, pts in lines:
-        out += _path(line, pts, plot)
+        out += _points(line, pts, plot) if line.points_only else _path(line, pts, plot)
     out += _legend(chart)
     out.append("</svg>")
     return Markup("\n".join(out))
@@ -155,6 +181,8 @@ class _Plot:
 
 
 def _x_range(chart: Chart, xs: list[float]) -> tuple[float, float]:
+    if chart.x_range is not None:
+        return chart.x_range
     if chart.log_x:
         lo, hi = (min(xs), max(xs)) if xs else (20.0, 20000.0)
         return (lo, hi * 10) if hi <= lo else (lo, hi)
@@ -285,6 +313,45 @@ def _path(line: Line, pts: list[tuple[float, float | None]], plot: _Plot) -> lis
     ]
 
 
+MARKER_SIZE = 4.5
+
+
+def _points(line: Line, pts: list[tuple[float, float | None]], plot: _Plot) -> list[str]:
+    """One marker per value, each with a <title> naming its value (a tooltip; the page's table
+    is the accessible copy). Points outside a fixed x range are not drawn."""
+    style = line.style
+    out = [f'<g class="points" fill="{style.colour}" stroke="#fff" stroke-width="0.8">']
+    for x, y in pts:
+        if y is None or not plot.x_lo <= x <= plot.x_hi:
+            continue
+        label = escape(f"{line.label}: {fmt(y)} at {fmt(x)}")
+        out.append(_marker(style.marker, plot.x(x), plot.y(y), f"<title>{label}</title>"))
+    out.append(f"<title>{escape(line.label)}</title></g>")
+    return out
+
+
+def _marker(marker: Marker, x: float, y: float, inner: str, css: str = "point") -> str:
+    size = MARKER_SIZE
+    match marker:
+        case Marker.CIRCLE:
+            return (
+                f'<circle class="{css}" cx="{x:.1f}" cy="{y:.1f}" r="{size:.1f}">{inner}</circle>'
+            )
+        case Marker.SQUARE:
+            return (
+                f'<rect class="{css}" x="{x - size:.1f}" y="{y - size:.1f}" '
+                f'width="{2 * size:.1f}" height="{2 * size:.1f}">{inner}</rect>'
+            )
+        case Marker.DIAMOND:
+            d = size * 1.3
+            return (
+                f'<path class="{css}" d="M{x:.1f},{y - d:.1f} L{x + d:.1f},{y:.1f} '
+                f'L{x:.1f},{y + d:.1f} L{x - d:.1f},{y:.1f} Z">{inner}</path>'
+            )
+        case _:
+            assert_never(marker)
+
+
 def _legend(chart: Chart) -> list[str]:
     entries = [line for line in chart.lines if line.in_legend]
     if len(entries) + len(chart.limits) < 2 and not any(
@@ -295,10 +362,14 @@ def _legend(chart: Chart) -> list[str]:
     for line in entries:
         style = line.style
         dash = f' stroke-dasharray="{style.dash}"' if style.dash else ""
-        out.append(
-            f'<line x1="{x:.1f}" y1="38" x2="{x + 26:.1f}" y2="38" stroke="{style.colour}" '
-            f'stroke-width="{max(style.width, 1.5)}"{dash}/>'
-        )
+        if line.points_only:
+            marker = _marker(style.marker, x + 13, 38, "", "legend-marker")
+            out.append(f'<g fill="{style.colour}">{marker}</g>')
+        else:
+            out.append(
+                f'<line x1="{x:.1f}" y1="38" x2="{x + 26:.1f}" y2="38" stroke="{style.colour}" '
+                f'stroke-width="{max(style.width, 1.5)}"{dash}/>'
+            )
         out.append(
             f'<text class="legend" x="{x + 31:.1f}" y="42" font-size="11" fill="#1b2430">'
             f"{escape(line.label)}</text>"

@@ -154,6 +154,22 @@ def verify(
     receipt = report.get(RECEIPT_KEY)
     if receipt is None:
         raise ReceiptError("the report carries no receipt (it was not submitted to a server)")
+    try:
+        digest = report_digest(report)
+    except ValueError:  # text no UTF-8 can hold (a lone surrogate escape): not what was signed
+        digest = ""
+    return verify_digest(receipt, digest, keys, invite=invite)
+
+
+def verify_digest(
+    receipt: Any,
+    digest: str,
+    keys: Mapping[str, Ed25519PublicKey],
+    *,
+    invite: str | None = None,
+) -> Verified:
+    """`verify` for a report known by its digest: the hub's stored submission, whose bytes are
+    its canonical encoding, so their SHA-256 is the digest (no parse, no re-encoding)."""
     if not isinstance(receipt, Mapping) or set(receipt) != {"payload", "signature"}:
         raise ReceiptError("the receipt is damaged (not {payload, signature})")
     payload = receipt["payload"]
@@ -172,10 +188,6 @@ def verify(
         raise ReceiptError(
             "the receipt's signature is not valid (the receipt was edited)"
         ) from None
-    try:
-        digest = report_digest(report)
-    except ValueError:  # text no UTF-8 can hold (a lone surrogate escape): not what was signed
-        digest = ""
     if payload["report_sha256"] != digest:
         raise ReceiptError("the report was edited after the server signed it (SHA-256 differs)")
     if invite is not None and payload["invite"] != invite:

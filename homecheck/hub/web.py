@@ -8,6 +8,8 @@ Hub on the same database (homecheck/hub/routes.py has the contract):
 - POST /api/submit (Bearer SECRET, X-Homecheck-Session: the test session id, the body the report
   in canonical JSON): the signed receipt, or the refusal's 4xx and one line.
 Every store call runs in a worker thread, never on the event loop.
+
+The recruiter's dashboard (homecheck/dashboard, under /dashboard) is mounted here too.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from homecheck.dashboard import routes as dashboard_routes
 from homecheck.errors import UsageError
 from homecheck.hub import ingest, invites, routes, service
 from homecheck.server.web.app import create_web_app
@@ -90,14 +93,17 @@ def create_app(options: WebOptions) -> Starlette:
             return routes.refusal_response(refusal)
         return JSONResponse(receipt.to_json())
 
-    return create_web_app(
+    app = create_web_app(
         options,
         routes=[
             routes.keys_route(hub),
             Route(INVITE_PATH, invite, methods=["GET"]),
             Route(SUBMIT_PATH, submit, methods=["POST"]),
+            *dashboard_routes.ROUTES,
         ],
     )
+    dashboard_routes.attach(app, hub)
+    return app
 
 
 def _secret(request: Request) -> bytes | None:
