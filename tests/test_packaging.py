@@ -5,6 +5,7 @@ dependency. An editable install hides a missing package, so this builds the real
 from __future__ import annotations
 
 import email
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -12,11 +13,9 @@ from pathlib import Path
 
 import pytest
 
-# setuptools builds in the checkout's build/ folder: one xdist worker builds, the others wait.
-pytestmark = pytest.mark.xdist_group("wheel")
-
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ("homecheck", "probes", "reports")
+NOT_SOURCE = (".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache")
 SERVER_ONLY = {
     "starlette",
     "hypercorn",
@@ -30,9 +29,13 @@ SERVER_ONLY = {
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     out = tmp_path_factory.mktemp("dist")
+    # From a copy of the checkout: setuptools builds in the source's build/ folder, which another
+    # pytest-xdist worker (or a developer's own build) may be using at the same time.
+    source = tmp_path_factory.mktemp("source") / "homecheck"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-         "-w", str(out), str(ROOT)],
+         "-w", str(out), str(source)],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
