@@ -22,11 +22,14 @@ SERIAL = (
     "tests/probes/",
     "tests/homecheck/test_catalogue_contract.py",
 )
+# Under tests/probes/ but checking what happens (which service measured, each reason, the 30 s
+# bound), its figures only to within 15 % of the set rate: it keeps those on a busy machine.
+NOT_SERIAL = ("tests/probes/network/public/test_failover.py",)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if item.nodeid.startswith(SERIAL):
+        if item.nodeid.startswith(SERIAL) and not item.nodeid.startswith(NOT_SERIAL):
             item.add_marker(pytest.mark.serial)
 
 
