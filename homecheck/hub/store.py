@@ -40,9 +40,16 @@ def default_url() -> str:
 class SettingName(enum.Enum):
     RETENTION_DAYS = "retention_days"  # reports older than this are deleted by `admin prune`
     STORE_CLIENT_IP = "store_client_ip"  # "on": keep the submitting address with each report
+    WEBHOOK_URL = "webhook_url"  # "": no webhook (homecheck/hub/webhooks.py)
+    WEBHOOK_SECRET = "webhook_secret"  # the HMAC key its deliveries are signed with
 
 
-DEFAULTS = {SettingName.RETENTION_DAYS: "365", SettingName.STORE_CLIENT_IP: "off"}
+DEFAULTS = {
+    SettingName.RETENTION_DAYS: "365",
+    SettingName.STORE_CLIENT_IP: "off",
+    SettingName.WEBHOOK_URL: "",
+    SettingName.WEBHOOK_SECRET: "",
+}
 
 
 @dataclass(frozen=True)
