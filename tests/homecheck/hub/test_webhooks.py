@@ -277,3 +277,19 @@ def _http(
         return response.status, response.read()
     finally:
         conn.close()
+
+
+def test_the_readme_recipe_verifies_what_the_hub_signs() -> None:
+    """The employer's code in README.md, run as written, against `webhooks.sign`."""
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### The webhook", 1)[1]
+    recipe = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, object] = {}
+    exec(compile(recipe, "README.md", "exec"), namespace)
+    verified = namespace["verified"]
+    assert callable(verified)
+    body = b'{"event":"submission","submission":1}'
+    header = webhooks.sign(SECRET, body, int(time.time()))
+    assert verified(SECRET, header, body) is True
+    assert verified(SECRET, header, body.replace(b"1", b"2")) is False
+    assert verified(SECRET, webhooks.sign(SECRET, body, int(time.time()) - 900), body) is False
