@@ -16,8 +16,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("invites", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("revoked_at", sa.DateTime(), nullable=True))
+    # A plain ALTER TABLE (as 0002's): a SQLite batch copy of `invites` would drop the old table,
+    # and its ON DELETE CASCADE would take every stored run with it.
+    op.add_column("invites", sa.Column("revoked_at", sa.DateTime(), nullable=True))
 
     op.create_table(
         "webhook_outbox",
@@ -72,4 +73,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_webhook_outbox_next_attempt_at"))
     op.drop_table("webhook_outbox")
     with op.batch_alter_table("invites", schema=None) as batch_op:
-        batch_op.drop_column("revoked_at")
+        batch_op.drop_column("revoked_at")  # SQLite before 3.35 has no DROP COLUMN
