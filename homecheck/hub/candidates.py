@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from homecheck.hub import latest_run
 from homecheck.hub.models import Invite, StoredProfile, Submission, TestSession, now
 
 
@@ -112,5 +113,19 @@ def delete_candidate(session: Session, who: str) -> int:
 def prune(session: Session, older_than_days: int, *, at: datetime | None = None) -> int:
     """Delete the submissions older than that many days. Returns how many were deleted."""
     cutoff = (at or now()) - timedelta(days=older_than_days)
+    touched = latest_run.invites_with_runs(session, Submission.created_at < cutoff)
     result = session.execute(delete(Submission).where(Submission.created_at < cutoff))
+    latest_run.refresh(session, touched)
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def delete_invite(session: Session, invite_id: str) -> int | None:
+    """Delete one invite by its id, with its test sessions and submissions (the dashboard's
+    delete: by id only, never by a name another candidate may share). Returns the number of runs
+    deleted, None if there is no such invite."""
+    if session.get(Invite, invite_id) is None:
+        return None
+    runs = session.execute(delete(Submission).where(Submission.invite_id == invite_id))
+    session.execute(delete(TestSession).where(TestSession.invite_id == invite_id))
+    session.execute(delete(Invite).where(Invite.id == invite_id))
+    return int(runs.rowcount)  # type: ignore[attr-defined]

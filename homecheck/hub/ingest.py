@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from homecheck import aggregator
 from homecheck.errors import HomecheckError
-from homecheck.hub import receipts, webhooks
+from homecheck.hub import latest_run, receipts, webhooks
 from homecheck.hub.corroboration import ServerObservations, corroborate
 from homecheck.hub.invites import find_by_secret
 from homecheck.hub.keys import SigningKey
@@ -321,5 +321,6 @@ def _store(
     )
     session.add(submission)
     session.flush()  # a unique-key race shows here, inside the try of `ingest`
+    latest_run.refresh(session, [invite.id])
     webhooks.enqueue(session, invite, submission, at=received)  # in this same transaction
     return receipt

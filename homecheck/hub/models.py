@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -85,9 +86,17 @@ class Invite(Base):
     profile_id: Mapped[int] = mapped_column(ForeignKey("profiles.id"))
     uses_total: Mapped[int] = mapped_column(Integer)
     uses_left: Mapped[int] = mapped_column(Integer)
+    # The latest run, copied here by homecheck.hub.latest_run in the submission's transaction
+    # (migration 0002): the dashboard lists 100,000 invites with one indexed query, no join.
+    runs_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    latest_submission_id: Mapped[int | None] = mapped_column(Integer)
+    latest_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    latest_overall: Mapped[str | None] = mapped_column(String(20))  # Verdict value
+    latest_areas: Mapped[dict[str, str] | None] = mapped_column(JSON)  # area -> Verdict value
+    latest_corroborated: Mapped[bool | None] = mapped_column(Boolean)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # 0003: refused from then on
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, index=True)
 
 
 class TestSession(Base):
@@ -142,6 +151,56 @@ class Setting(Base):
 
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+# --- The dashboard's tables (issue 14, migration 0002; the invites' latest-run columns are on
+# Invite above) ---------------------------------------------------------------------------------
+
+# The list's filters with its default order (newest invite first): one index range each.
+Index("ix_invites_overall_created", Invite.latest_overall, Invite.created_at)
+Index("ix_invites_profile_created", Invite.profile_id, Invite.created_at)
+
+
+class WebSession(Base):
+    """A signed-in dashboard browser. The cookie holds a random token; only its SHA-256 is here,
+    so a copy of the database signs nobody in (as with invite secrets, invites.py)."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))  # this session's forms carry it
+    flash: Mapped[str | None] = mapped_column(Text)  # one message for the next page shown
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class SignInFailure(Base):
+    """A failed sign-in: the lock-out counts these per (account, address) and per address."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_email_address", "email", "client_address"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    client_address: Mapped[str] = mapped_column(String(45), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, index=True)
+
+
+class AuditEntry(Base):
+    """Who did what: sign-ins (and failures), sign-outs, exports, deletions. The e-mail is kept
+    as text so that the entry outlives the account."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, index=True)
+    user_email: Mapped[str | None] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(40), index=True)  # dashboard.web.Audit value
+    detail: Mapped[str] = mapped_column(Text)
+    client_address: Mapped[str | None] = mapped_column(String(45))
 
 
 # Migration 0003 (invites and webhooks): the webhook's outbox and its delivery log.

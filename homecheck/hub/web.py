@@ -9,6 +9,8 @@ Hub on the same database (homecheck/hub/routes.py has the contract):
   in canonical JSON): the signed receipt, or the refusal's 4xx and one line.
 A background thread delivers the employer's webhook (homecheck/hub/webhooks.py).
 Every store call runs in a worker thread, never on the event loop.
+
+The recruiter's dashboard (homecheck/dashboard, under /dashboard) is mounted here too.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from homecheck.dashboard import routes as dashboard_routes
 from homecheck.errors import UsageError
 from homecheck.hub import ingest, invites, routes, service, webhooks
 from homecheck.server.web.app import create_web_app
@@ -93,14 +96,18 @@ def create_app(options: WebOptions) -> Starlette:
             return routes.refusal_response(refusal)
         return JSONResponse(receipt.to_json())
 
-    return create_web_app(
+    app = create_web_app(
         options,
         routes=[
             routes.keys_route(hub),
             Route(INVITE_PATH, invite, methods=["GET"]),
             Route(SUBMIT_PATH, submit, methods=["POST"]),
+            *dashboard_routes.ROUTES,
         ],
     )
+    app.state.hub = hub  # the dashboard's handlers find it here (homecheck.dashboard.web.hub)
+    app.state.speed_test_url = options.speed_test_url  # the settings page's consent text
+    return app
 
 
 def _secret(request: Request) -> bytes | None:

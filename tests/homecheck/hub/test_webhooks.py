@@ -9,9 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,52 +19,16 @@ from homecheck.hub import ingest, settings, store, webhooks
 from homecheck.hub.models import WebhookDelivery, WebhookOutbox, now
 from homecheck.hub.service import Hub
 from tests.homecheck.hub.conftest import AGREEING, count, invite, report_body
+from tests.support.receiver import Receiver, receiving
 from tests.support.serve import start_serve, stop_serve
 
 SECRET = "whsec_test-secret-0123456789"
 
 
-@dataclass
-class Receiver:
-    """An employer's endpoint: answers `fail_first` requests 500, then 204; keeps every one."""
-
-    fail_first: int = 0
-    delay_s: float = 0.0
-    requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    url: str = ""
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def accepted(self) -> list[bytes]:
-        return [body for i, (_, body) in enumerate(self.requests) if i >= self.fail_first]
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            time.sleep(state.delay_s)
-            with state.lock:
-                state.requests.append((dict(self.headers.items()), body))
-                failing = len(state.requests) <= state.fail_first
-            self.send_response(500 if failing else 204)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/homecheck?team=1"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
+    with receiving() as started:
+        yield started
 
 
 def _set_webhook(hub: Hub, url: str) -> None:
@@ -254,9 +216,7 @@ def test_serve_delivers_in_the_background(
             {**bearer, "X-Homecheck-Session": str(token["hub_session"])},
         )  # fmt: skip
         assert status == 200, answer
-        deadline = time.monotonic() + 15
-        while not receiver.requests and time.monotonic() < deadline:
-            time.sleep(0.1)
+        receiver.wait_for(1)
     finally:
         stop_serve(served)
     ((headers, body),) = receiver.requests
