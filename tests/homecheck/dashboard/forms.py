@@ -17,7 +17,7 @@ def browser_sign_in(browser: Any, dashboard: Dashboard, who: tuple[str, str]) ->
     browser.get(f"{dashboard.url}/dashboard/sign-in")
     browser.find_element(By.NAME, "email").send_keys(who[0])
     browser.find_element(By.NAME, "password").send_keys(who[1])
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
     assert who[0] in browser.find_element(By.CSS_SELECTOR, ".who").text
 
 
@@ -40,3 +40,13 @@ def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tu
         )
     body = b"".join(parts) + f"--{boundary}--\r\n".encode()
     return body, f"multipart/form-data; boundary={boundary}"
+
+
+def submit(browser: Any, button: Any, timeout_s: float = 10.0) -> None:
+    """Click a form's button and wait until the browser shows the next page (not the old one)."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = browser.find_element(By.TAG_NAME, "html")
+    button.click()
+    WebDriverWait(browser, timeout_s).until(expected_conditions.staleness_of(page))
