@@ -50,6 +50,7 @@ PAGE_SIZE = 50
 EXPIRY_CHOICES = ("1d", "3d", "7d", "14d", "30d")
 EXTEND_CHOICES = ("1d", "7d", "14d", "30d")
 BUILTIN_PREFIX = "builtin:"
+MAX_ROW_ID = 2**31  # row ids are 32-bit integers on PostgreSQL
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,10 @@ def resolve_profile(session: Session, value: str) -> StoredProfile:
     if value.startswith(BUILTIN_PREFIX) and value[len(BUILTIN_PREFIX) :] in profiles.BUILTIN:
         return store_profile(session, value[len(BUILTIN_PREFIX) :])
     number = value[3:] if value.startswith("id:") else ""
-    found = session.get(StoredProfile, int(number)) if number.isdigit() else None
+    # Bounded before the query: a 20-digit id overflows the database's integer (a 500, not a 400).
+    valid = number.isascii() and number.isdigit() and len(number) <= 10
+    valid = valid and int(number) < MAX_ROW_ID
+    found = session.get(StoredProfile, int(number)) if valid else None
     if found is None:
         raise UsageError("Profile: choose one of the list.")
     return found
@@ -160,7 +164,10 @@ def listing(store: Store, page: int) -> Listing:
 
 def _uses(text: str) -> int:
     text = text.strip()
-    if not text.isdigit() or not 1 <= int(text) <= hub_invites.MAX_USES:
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not (text.isascii() and text.isdigit() and len(text) <= 6) or not (
+        1 <= int(text) <= hub_invites.MAX_USES
+    ):
         raise UsageError(f"Runs allowed: a whole number from 1 to {hub_invites.MAX_USES}.")
     return int(text)
 

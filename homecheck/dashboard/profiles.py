@@ -27,6 +27,7 @@ from homecheck.hub.models import StoredProfile
 from homecheck.hub.store import Store
 
 PATH = f"{PREFIX}/profiles"
+MAX_ROW_ID = 2**31  # row ids are 32-bit integers on PostgreSQL
 
 
 def version_path(profile_id: int) -> str:
@@ -60,6 +61,8 @@ def versions(store: Store) -> list[Version]:
 
 
 def preview(store: Store, profile_id: int) -> Preview | None:
+    if not 0 < profile_id < MAX_ROW_ID:  # beyond the database's integer: no such row
+        return None
     with store.sessions() as session:
         row = session.get(StoredProfile, profile_id)
         if row is None:

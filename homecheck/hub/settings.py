@@ -32,16 +32,22 @@ class HubSettings:
 def read(session: Session) -> HubSettings:
     days = get_setting(session, SettingName.RETENTION_DAYS)
     return HubSettings(
-        retention_days=int(days) if days.isdigit() else 365,
+        retention_days=int(days) if _whole(days) else 365,
         store_client_ip=get_setting(session, SettingName.STORE_CLIENT_IP) == "on",
         webhook_url=get_setting(session, SettingName.WEBHOOK_URL),
         webhook_secret=get_setting(session, SettingName.WEBHOOK_SECRET),
     )
 
 
+def _whole(text: str) -> bool:
+    # ASCII digits, few: str.isdigit() also takes "²" (int() refuses it), and int() refuses
+    # strings of over 4300 digits.
+    return text.isascii() and text.isdigit() and len(text) <= 9
+
+
 def parse_retention_days(text: str) -> int:
     text = text.strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_RETENTION_DAYS:
+    if not _whole(text) or not 1 <= int(text) <= MAX_RETENTION_DAYS:
         raise UsageError(f"retention: a whole number of days between 1 and {MAX_RETENTION_DAYS}")
     return int(text)
 

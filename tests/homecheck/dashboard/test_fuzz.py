@@ -36,10 +36,10 @@ from homecheck.hub import ingest, invites, receipts, store
 from homecheck.hub.corroboration import ServerObservations
 from homecheck.hub.keys import load_or_create
 from homecheck.hub.profile_store import store_profile
-from tests.homecheck.dashboard.conftest import ADMIN, Dashboard, serve_dashboard
+from tests.homecheck.dashboard.conftest import ADMIN, Dashboard, add_users
 from tests.homecheck.hub.conftest import report_body
 from tests.support.fuzz import fuzz
-from tests.support.serve import stop_serve
+from tests.support.serve import start_serve, stop_serve
 
 RAW_REQUESTS = 400  # each pass: signed out, signed in
 FORM_CASES = 500
@@ -185,7 +185,13 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
         )  # fmt: skip
     finally:
         opened.close()
-    dashboard = serve_dashboard(db_url, folder)
+    # A silent connection (random bytes that are no request) is closed after 2 s, not serve's
+    # default 10: the raw fuzz waits for that answer.
+    add_users(db_url)
+    served = start_serve(
+        "--db", db_url, "--idle-timeout", "2", env={"XDG_DATA_HOME": str(folder / "data")}
+    )
+    dashboard = Dashboard(served, db_url, folder / "data")
     log: list[str] = []
     stderr = dashboard.served.process.stderr
     assert stderr is not None
@@ -228,10 +234,12 @@ def test_raw_requests_signed_out_and_in(fuzzed: Fuzzed) -> None:
     print(f"raw fuzz: {2 * RAW_REQUESTS} requests in {took:.1f} s")
     print(f"  signed out: {sorted(signed_out.items(), key=str)}")
     print(f"  signed in: {sorted(signed_in.items(), key=str)}")
-    assert _server_errors(signed_out) == {} and _server_errors(signed_in) == {}
+    assert _server_errors(signed_out) == {} and _server_errors(signed_in) == {}, "".join(
+        fuzzed.log
+    )[-6000:]
     assert signed_out["timeout"] == 0 and signed_in["timeout"] == 0
     # It reached the pages: sign-in redirects signed out, pages (200) and CSRF refusals signed in.
-    assert signed_out[303] > 20 and signed_in[200] > 20 and signed_in[403] > 5
+    assert signed_out[303] > 20 and signed_in[200] > 20 and signed_in[403] > 0
 
 
 def _forms(found: Fuzzed, http_client: Http) -> list[FoundForm]:
@@ -368,7 +376,7 @@ def test_every_form_mutated_gets_no_5xx(fuzzed: Fuzzed) -> None:
     counts = Counter(status for status, _, _ in outcomes)
     print(f"form fuzz: {len(outcomes)} requests in {took:.1f} s: {sorted(counts.items())}")
     failures = [case for status, case, _ in outcomes if status >= 500]
-    assert failures == [], failures[:20]
+    assert failures == [], (failures[:20], "".join(fuzzed.log)[-4000:])
     # A form without its token (well-formed otherwise) is refused, never obeyed.
     unguarded = [
         case for status, case, csrf in outcomes if csrf in {"missing", "wrong"} and status != 403
