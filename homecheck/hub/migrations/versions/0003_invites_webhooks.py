@@ -72,5 +72,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_webhook_outbox_submission_id"))
         batch_op.drop_index(batch_op.f("ix_webhook_outbox_next_attempt_at"))
     op.drop_table("webhook_outbox")
-    with op.batch_alter_table("invites", schema=None) as batch_op:
-        batch_op.drop_column("revoked_at")  # SQLite before 3.35 has no DROP COLUMN
+    # SQLite 3.35+ drops a column in place; a batch copy would cascade (see upgrade).
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE invites DROP COLUMN revoked_at")
+    else:
+        op.drop_column("invites", "revoked_at")
