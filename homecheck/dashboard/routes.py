@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from homecheck.dashboard import audit_log, auth, candidates, invites, profiles, settings, users
 from homecheck.dashboard.web import PREFIX
 from homecheck.hub.accounts import Role
+from homecheck.hub.service import Hub
 
 STATIC_PATH = f"{PREFIX}/static"
 
@@ -34,3 +36,10 @@ ROUTES: tuple[BaseRoute, ...] = (
     *settings.ROUTES,
     Mount(STATIC_PATH, app=StaticFiles(directory=Path(__file__).parent / "static")),
 )
+
+
+def attach(app: Starlette, hub: Hub) -> None:
+    """What the handlers find on the app (homecheck.dashboard.web.hub, the nav bar): the web
+    plane's app, whose routes include ROUTES, calls this once."""
+    app.state.hub = hub
+    app.state.dashboard_nav = NAV

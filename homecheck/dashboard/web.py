@@ -26,8 +26,8 @@
   headers (`security_headers`): CSP `default-src 'self'` (no inline script or style attribute:
   server-rendered SVG draws with presentation attributes such as fill= and stroke=), frame
   refusal, no referrer across origins, and no-store on every signed-in page. In templates:
-  `{{ csrf_field() }}` in every POST form; `user`, `nav`, `flash`; filters `when` (a UTC time),
-  `verdict_word`/`verdict_icon` and `area_title`.
+  `{{ csrf_field() }}` in every POST form; `user`, `nav`, `flash`; filters `when` (a UTC
+  time), `day_time`, `verdict_word`/`verdict_icon` and `area_title`.
 - `hub(request)` -> the Hub (store, key); run store calls with `run_in_threadpool`.
 - `audit(session, request, action, detail)`: one audit-log entry (who, from where, what).
 
@@ -126,6 +126,12 @@ class Form:
 
 def hub(request: Request) -> Hub:
     return cast(Hub, request.app.state.hub)
+
+
+def nav_bar(request: Request) -> tuple[tuple[str, str, Role], ...]:
+    """routes.NAV, which routes.attach put on the app (routes imports the pages, which import
+    this module: reading it from the app keeps the imports one way)."""
+    return cast(tuple[tuple[str, str, Role], ...], request.app.state.dashboard_nav)
 
 
 def user(request: Request) -> SignedIn:
@@ -307,8 +313,6 @@ def render(
     headers: dict[str, str] | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    from homecheck.dashboard.routes import NAV  # routes imports the pages, which import this
-
     signed = getattr(request.state, "user", None)
     signed = signed if isinstance(signed, SignedIn) else None
     token = csrf_token(request)
@@ -319,7 +323,7 @@ def render(
             user=signed,
             nav=[
                 (label, path)
-                for label, path, role in NAV
+                for label, path, role in nav_bar(request)
                 if signed is not None and signed.may(role)
             ],
             current_path=request.url.path,
@@ -386,6 +390,11 @@ def when(value: datetime | None) -> str:
     return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def day_time(value: datetime | None) -> str:
+    """A UTC time where the column's header says UTC."""
+    return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
 @functools.cache
 def _environment() -> Environment:
     environment = Environment(
@@ -398,6 +407,7 @@ def _environment() -> Environment:
     )
     environment.filters.update(
         when=when,
+        day_time=day_time,
         verdict_word=verdict_word,
         verdict_icon=verdict_icon,
         area_title=vocabulary.area_title,

@@ -105,7 +105,7 @@ def create_app(options: WebOptions) -> Starlette:
             *dashboard_routes.ROUTES,
         ],
     )
-    app.state.hub = hub  # the dashboard's handlers find it here (homecheck.dashboard.web.hub)
+    dashboard_routes.attach(app, hub)
     app.state.speed_test_url = options.speed_test_url  # the settings page's consent text
     return app
 

@@ -59,3 +59,33 @@ def start_chromium(profile_dir: Path, download_dir: Path | None = None) -> Any:
     except WebDriverException as exc:
         need(False, f"headless Chromium did not start: {exc.msg}")
         raise
+
+
+def navigate(driver: Any, action: Any, timeout_s: float = 15) -> None:
+    """Click or submit (`action`, a callable), and wait until the next page has replaced this
+    one: Selenium's click does not wait for the navigation it starts."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element(By.TAG_NAME, "html")
+    action()
+    WebDriverWait(driver, timeout_s).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, timeout_s).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
+
+
+def sign_in(driver: Any, base_url: str, email: str, password: str) -> None:
+    """Sign in to the dashboard at `base_url` with the sign-in form, as a person does."""
+    from selenium.webdriver.common.by import By
+
+    driver.delete_all_cookies()
+    driver.get(f"{base_url}/dashboard/sign-in")
+    driver.find_element(By.ID, "email").send_keys(email)
+    driver.find_element(By.ID, "password").send_keys(password)
+    navigate(driver, driver.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]").click)
+    if "/dashboard/sign-in" in driver.current_url:
+        raise AssertionError(
+            f"sign-in as {email} failed: {driver.find_element(By.TAG_NAME, 'main').text}"
+        )

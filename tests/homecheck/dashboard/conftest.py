@@ -2,7 +2,10 @@
 employer starts it) and, for pages, a real headless Chromium (tests/support/browser.py).
 
 Shared per module so the suite stays fast: `served` (a SQLite hub with an admin and a recruiter;
-tests that need their own database state start their own with `serve_dashboard`), `browser`.
+tests that need their own database state start their own with `serve_dashboard`), `browser`, and
+`signed_in_browser` (the recruiter). tests/support/dashboard.py is a plain HTTP client with
+cookies and CSRF; tests/support/hub_seed.py writes candidates with runs straight to the store;
+tests/support/browser.py starts Chromium and signs in.
 PostgreSQL comes from labs/postgres.py, for the flow test (`postgres`)."""
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import pytest
 from homecheck.hub import accounts, store
 from homecheck.hub.accounts import Role
 from labs.postgres import PostgresUnavailable, TempPostgres
-from tests.support.browser import start_chromium
+from tests.support.browser import sign_in, start_chromium
 from tests.support.dashboard import Client
 from tests.support.environment import need
 from tests.support.serve import Served, start_serve, stop_serve
@@ -86,6 +89,14 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture(scope="module")
+def signed_in_browser(served: Dashboard, browser: Any) -> Any:
+    """The module's Chromium, signed in to `served` as the recruiter (sign in again as ADMIN
+    with tests.support.browser.sign_in where a test needs it)."""
+    sign_in(browser, served.url, *RECRUITER)
+    return browser
 
 
 @pytest.fixture(scope="session")
