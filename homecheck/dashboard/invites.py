@@ -237,6 +237,11 @@ async def create_one(request: Request) -> Response:
     def create() -> Created:
         uses = _uses(fields.get("uses", str(hub_invites.DEFAULT_USES)))
         expires_in = _duration(fields.get("expires", hub_invites.DEFAULT_EXPIRY), "Expires in")
+        problem = hub_invites.email_problem(fields.get("email"))
+        if problem:
+            raise UsageError(f"E-mail: {problem}")
+        if "\x00" in fields.get("candidate"):  # PostgreSQL stores no NUL; nobody's name has one
+            raise UsageError("Name: a name cannot hold a NUL character.")
         with hub(request).store.sessions.begin() as session:
             profile = resolve_profile(session, fields.get("profile"))
             made = hub_invites.create_invite(

@@ -49,4 +49,6 @@ def submit(browser: Any, button: Any, timeout_s: float = 10.0) -> None:
 
     page = browser.find_element(By.TAG_NAME, "html")
     button.click()
-    WebDriverWait(browser, timeout_s).until(expected_conditions.staleness_of(page))
+    wait = WebDriverWait(browser, timeout_s)
+    wait.until(expected_conditions.staleness_of(page))
+    wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")

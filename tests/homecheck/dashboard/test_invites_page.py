@@ -144,3 +144,14 @@ def test_a_bad_invite_form_is_answered_400_with_the_reason(served: Dashboard) ->
     for action in ("revoke", "extend"):
         answer = client.post(f"/dashboard/invites/inv-nothere/{action}", {"csrf_token": token})
         assert answer.status == 404
+
+
+def test_a_name_with_nul_is_refused_by_the_page(served: Dashboard) -> None:
+    """PostgreSQL stores no NUL: the page refuses it (400) rather than failing in the database."""
+    client = served.signed_in()
+    token = client.get("/dashboard/invites").csrf()
+    answer = client.post(
+        "/dashboard/invites",
+        {"csrf_token": token, "candidate": "Ann\x00Lee", "profile": "builtin:voice"},
+    )
+    assert answer.status == 400 and "NUL" in answer.text
