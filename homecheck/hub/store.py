@@ -118,11 +118,27 @@ def get_setting(session: Session, name: SettingName) -> str:
 
 
 def set_setting(session: Session, name: SettingName, value: str) -> None:
-    row = session.get(Setting, name.value)
-    if row is None:
-        session.add(Setting(name=name.value, value=value))
+    """An upsert: two admins saving at once both succeed (the last write wins), where a read
+    then an insert let the second fail on the primary key."""
+    row = {"name": name.value, "value": value}
+    if session.get_bind().dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        session.execute(
+            sqlite_insert(Setting)
+            .values(row)
+            .on_conflict_do_update(index_elements=[Setting.name], set_={"value": value})
+        )
     else:
-        row.value = value
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        session.execute(
+            postgresql_insert(Setting)
+            .values(row)
+            .on_conflict_do_update(index_elements=[Setting.name], set_={"value": value})
+        )
+    known = session.get(Setting, name.value, populate_existing=True)  # the session's copy too
+    assert known is not None
 
 
 def all_settings(session: Session) -> dict[str, str]:

@@ -77,3 +77,36 @@ def test_users_are_listed_by_email_with_their_role(opened: store.Store) -> None:
         listed = [(u.email, u.role) for u in accounts.list_users(session)]
     assert listed == [("amy@example.com", "recruiter"), ("zed@example.com", "admin")]
     opened.close()
+
+
+def test_settings_saved_at_once_by_two_admins_both_succeed(db_url: str) -> None:
+    """An upsert, on both databases: concurrent first saves of a setting do not collide on its
+    primary key (the dashboard's fuzz found that 500), the last write wins."""
+    import threading
+
+    opened = store.open_store(db_url)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def save(days: int) -> None:
+        try:
+            with opened.sessions.begin() as session:
+                settings.read(session)  # each reads first, as the page does
+                barrier.wait(10)
+                settings.set_retention_days(session, days)
+                settings.set_store_client_ip(session, days % 2 == 0)
+                assert settings.read(session).retention_days == days  # its own write
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(10 + i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    try:
+        assert errors == []
+        with opened.sessions() as session:
+            assert settings.read(session).retention_days in {10, 11, 12, 13}
+    finally:
+        opened.close()
