@@ -42,7 +42,7 @@ from homecheck.errors import UsageError
 from homecheck.hub import invites as hub_invites
 from homecheck.hub.models import Invite, StoredProfile, now
 from homecheck.hub.profile_store import store_profile
-from homecheck.hub.store import Store
+from homecheck.hub.store import Store, write
 
 PATH = f"{PREFIX}/invites"
 BULK_PATH = f"{PATH}/bulk"
@@ -242,12 +242,15 @@ async def create_one(request: Request) -> Response:
             raise UsageError(f"E-mail: {problem}")
         if "\x00" in fields.get("candidate"):  # PostgreSQL stores no NUL; nobody's name has one
             raise UsageError("Name: a name cannot hold a NUL character.")
-        with hub(request).store.sessions.begin() as session:
+
+        def work(session: Session) -> hub_invites.NewInvite:
             profile = resolve_profile(session, fields.get("profile"))
-            made = hub_invites.create_invite(
+            return hub_invites.create_invite(
                 session, profile, candidate=fields.get("candidate"),
                 email=fields.get("email") or None, uses=uses, expires_in=expires_in,
             )  # fmt: skip
+
+        made = write(hub(request).store, work)
         return Created(
             made.invite.candidate_name,
             made.invite.candidate_email,
@@ -274,11 +277,14 @@ async def create_many(request: Request) -> Response:
         found = hub_invites.parse_candidates_csv(upload.data)
         uses = _uses(fields.get("uses", str(hub_invites.DEFAULT_USES)))
         expires_in = _duration(fields.get("expires", hub_invites.DEFAULT_EXPIRY), "Expires in")
-        with hub(request).store.sessions.begin() as session:
+
+        def work(session: Session) -> list[hub_invites.NewInvite]:
             profile = resolve_profile(session, fields.get("profile"))
-            made = hub_invites.create_invites(
+            return hub_invites.create_invites(
                 session, profile, found, uses=uses, expires_in=expires_in
             )
+
+        made = write(hub(request).store, work)
         return [
             Created(
                 m.invite.candidate_name, m.invite.candidate_email, hub_invites.link(base, m.secret)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,7 +25,7 @@ from homecheck.dashboard.web import PREFIX, Rejected, flash, form, hub, render, 
 from homecheck.hub import profile_store
 from homecheck.hub.accounts import Role
 from homecheck.hub.models import StoredProfile
-from homecheck.hub.store import Store
+from homecheck.hub.store import Store, write
 
 PATH = f"{PREFIX}/profiles"
 MAX_ROW_ID = 2**31  # row ids are 32-bit integers on PostgreSQL
@@ -99,11 +100,13 @@ async def upload(request: Request) -> Response:
     if uploaded is None or not uploaded.data:
         return await _list(request, status_code=400, error="Choose a profile file (.toml).")
 
+    def work(session: Session) -> tuple[Version, bool]:
+        before = {row.id for row in profile_store.versions(session)}
+        row = profile_store.upload(session, uploaded.data, uploaded.filename)
+        return _version(row), row.id not in before
+
     def store() -> tuple[Version, bool]:
-        with hub(request).store.sessions.begin() as session:
-            before = {row.id for row in profile_store.versions(session)}
-            row = profile_store.upload(session, uploaded.data, uploaded.filename)
-            return _version(row), row.id not in before
+        return write(hub(request).store, work)
 
     try:
         stored, new = await run_in_threadpool(store)

@@ -16,7 +16,7 @@ from homecheck.dashboard.web import PREFIX, Form, flash, form, hub, render, see_
 from homecheck.errors import UsageError
 from homecheck.hub import accounts
 from homecheck.hub.accounts import Role
-from homecheck.hub.store import Store
+from homecheck.hub.store import Store, write
 
 PATH = f"{PREFIX}/users"
 
@@ -64,10 +64,14 @@ async def create(request: Request) -> Response:
 
     def add() -> str:
         role = accounts.parse_role(fields.get("role"))
-        with hub(request).store.sessions.begin() as session:
-            return accounts.create_user(
-                session, fields.get("email"), fields.get("password"), role
-            ).email
+        return write(
+            hub(request).store,
+            lambda session: (
+                accounts.create_user(
+                    session, fields.get("email"), fields.get("password"), role
+                ).email
+            ),
+        )
 
     try:
         email = await run_in_threadpool(add)

@@ -11,14 +11,15 @@ migrate once.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import platformdirs
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from homecheck.errors import UsageError
@@ -144,3 +145,23 @@ def set_setting(session: Session, name: SettingName, value: str) -> None:
 def all_settings(session: Session) -> dict[str, str]:
     stored = {row.name: row.value for row in session.scalars(select(Setting))}
     return {name.value: stored.get(name.value, DEFAULTS[name]) for name in SettingName}
+
+
+T = TypeVar("T")
+WRITE_ATTEMPTS = 5  # each lost race means another writer committed: 5 suffice for 5 at once
+
+
+def write(store: Store, work: Callable[[Session], T]) -> T:
+    """`work` in one transaction, run again (up to WRITE_ATTEMPTS) when it lost a race with
+    another writer: a unique key taken meanwhile (the next version of a profile, a built-in
+    profile stored by two first invites at once, the same e-mail), or SQLite refusing to upgrade
+    a read snapshot another commit made stale ("database is locked"). Each run decides again from
+    what is stored: the next free version, or "already exists"."""
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            with store.sessions.begin() as session:
+                return work(session)
+        except (IntegrityError, OperationalError):
+            if attempt == WRITE_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")

@@ -108,3 +108,44 @@ def test_an_upload_is_validated_bounded_and_previewed_in_words(hub: Hub) -> None
     assert download.limit == "at least 10 Mbit/s (ideally 25+)"
     assert download.advice
     assert len(lines) == len(as_profile(stored).requirements)
+
+
+def test_profiles_stored_at_once_by_several_writers_get_distinct_versions(hub: Hub) -> None:
+    """Two recruiters' first invites on a built-in profile, or admins uploading versions of one
+    name at once: `store.write` runs each again after a lost race, no 500, no duplicate."""
+    import threading
+
+    from homecheck.hub.models import StoredProfile
+    from homecheck.hub.store import write
+
+    text = profiles.builtin_path("voice").read_text(encoding="utf-8")
+    variants = [(text + f"\n# variant {i}\n").encode() for i in range(4)]
+    barrier = threading.Barrier(8)
+    results: list[tuple[str, int]] = []
+    errors: list[BaseException] = []
+
+    def store_one(work: object) -> None:
+        try:
+            barrier.wait(10)
+
+            def run(session: object) -> tuple[str, int]:
+                row = work(session)  # type: ignore[operator]
+                return row.name, row.version
+
+            results.append(write(hub.store, run))  # type: ignore[arg-type]
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    works = [lambda s: store_profile(s, "chat") for _ in range(4)]
+    works += [lambda s, d=d: store_toml(s, d, source="team.toml") for d in variants]
+    threads = [threading.Thread(target=store_one, args=(w,)) for w in works]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert sorted(v for n, v in results if n == "chat") == [1, 1, 1, 1]
+    assert sorted(v for n, v in results if n == "voice") == [1, 2, 3, 4]
+    with hub.store.sessions() as session:
+        rows = session.execute(select(StoredProfile.name, StoredProfile.version)).all()
+    assert len(rows) == 5
