@@ -253,3 +253,17 @@ def test_the_readme_recipe_verifies_what_the_hub_signs() -> None:
     assert verified(SECRET, header, body) is True
     assert verified(SECRET, header, body.replace(b"1", b"2")) is False
     assert verified(SECRET, webhooks.sign(SECRET, body, int(time.time()) - 900), body) is False
+
+
+def test_deleting_a_candidate_deletes_their_deliveries(hub: Hub, receiver: Receiver) -> None:
+    """The outbox holds the candidate's name: it goes with the candidate (and with pruned runs)."""
+    from homecheck.hub import candidates
+
+    receiver.fail_first = 1
+    _set_webhook(hub, receiver.url)
+    _submit(hub, 1)
+    assert webhooks.deliver_due(hub.store) == 1  # one failed attempt logged, a retry pending
+    assert (count(hub, WebhookOutbox), count(hub, WebhookDelivery)) == (1, 1)
+    with hub.store.sessions.begin() as session:
+        assert candidates.delete_candidate(session, "Candidate 1") == 1
+    assert (count(hub, WebhookOutbox), count(hub, WebhookDelivery)) == (0, 0)
