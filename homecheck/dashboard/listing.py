@@ -178,14 +178,22 @@ def _where(session: Session, query: ListQuery) -> list[ColumnElement[bool]]:
         end = datetime.combine(query.ran_to, time(), UTC) + timedelta(days=1)
         where.append(Invite.latest_at < end)
     if query.search:
-        needle = query.search.lower()
         where.append(
-            or_(
-                func.lower(Invite.candidate_name).contains(needle, autoescape=True),
-                func.lower(Invite.candidate_email).contains(needle, autoescape=True),
-            )
+            or_(*(_has(session, column, query.search) for column in _SEARCHED)),
         )
     return where
+
+
+_SEARCHED = (Invite.candidate_name, Invite.candidate_email)
+
+
+def _has(session: Session, column: Any, text: str) -> ColumnElement[bool]:
+    """`text` anywhere in `column`, in any case; % and _ are letters. SQLite's LIKE already
+    ignores ASCII case (and lower() folds no more than that there), and without lower() a
+    search of 100,000 rows takes a third of the time; PostgreSQL's ILIKE ignores case."""
+    if session.get_bind().dialect.name == "sqlite":
+        return column.contains(text, autoescape=True)  # type: ignore[no-any-return]
+    return column.icontains(text, autoescape=True)  # type: ignore[no-any-return]
 
 
 def _ordered(statement: Select[Any], sort: Sort) -> Select[Any]:
@@ -239,8 +247,10 @@ def list_page(session: Session, query: ListQuery) -> ListPage:
     total = session.scalar(select(func.count()).select_from(Invite).where(*where)) or 0
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(query.page, pages)
-    statement = _ordered(select(Invite).where(*where), query.sort)
-    rows = list(_rows(session, statement.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
+    # A deferred join: the page's ids from an index alone (models.py), then those rows.
+    ids = _ordered(select(Invite.id).where(*where), query.sort)
+    ids = ids.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    rows = list(_rows(session, _ordered(select(Invite).where(Invite.id.in_(ids)), query.sort)))
     return ListPage(rows, total, page, pages, replace(query, page=page))
 
 

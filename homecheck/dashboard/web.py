@@ -74,6 +74,7 @@ COOKIE = "homecheck_session"
 PRE_SESSION_COOKIE = "homecheck_csrf"
 CSRF_FIELD = "csrf_token"
 MAX_FORM_BYTES = 2 * 1024 * 1024
+MAX_FIELDS = 10_000
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -228,7 +229,10 @@ def _parse_form(content_type: str, body: bytes) -> Form:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise Rejected(400, "The form is not UTF-8 text.") from None
-        return Form(tuple(parse_qsl(text, keep_blank_values=True, max_num_fields=10_000)))
+        try:
+            return Form(tuple(parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)))
+        except ValueError:
+            raise Rejected(400, f"The form has more than {MAX_FIELDS} fields.") from None
     if kind == "multipart/form-data":
         return _parse_multipart(content_type, body)
     raise Rejected(415, "Send the form as a browser does (url-encoded or multipart).")
@@ -243,7 +247,9 @@ def _parse_multipart(content_type: str, body: bytes) -> Form:
         raise Rejected(400, "The form's multipart body is malformed.")
     fields: list[tuple[str, str]] = []
     files: dict[str, Upload] = {}
-    for part in message.iter_parts():
+    for count, part in enumerate(message.iter_parts()):
+        if count >= MAX_FIELDS:
+            raise Rejected(400, f"The form has more than {MAX_FIELDS} fields.")
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str):
             continue

@@ -10,7 +10,6 @@ PostgreSQL comes from labs/postgres.py, for the flow test (`postgres`)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,7 +109,3 @@ def postgres() -> Iterator[TempPostgres]:
         yield server
     finally:
         server.stop()
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}

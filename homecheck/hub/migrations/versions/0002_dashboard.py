@@ -105,23 +105,35 @@ def upgrade() -> None:
     op.add_column("invites", sa.Column("latest_overall", sa.String(length=20), nullable=True))
     op.add_column("invites", sa.Column("latest_areas", sa.JSON(), nullable=True))
     op.add_column("invites", sa.Column("latest_corroborated", sa.Boolean(), nullable=True))
-    op.create_index(op.f("ix_invites_created_at"), "invites", ["created_at"], unique=False)
-    op.create_index(op.f("ix_invites_latest_at"), "invites", ["latest_at"], unique=False)
+    # The list's deferred join reads a page's ids from one of these alone (models.py).
     op.create_index(
-        "ix_invites_overall_created", "invites", ["latest_overall", "created_at"], unique=False
+        "ix_invites_listing",
+        "invites",
+        ["created_at", "id", "candidate_name", "candidate_email"],
+        unique=False,
     )
     op.create_index(
-        "ix_invites_profile_created", "invites", ["profile_id", "created_at"], unique=False
+        "ix_invites_overall_created",
+        "invites",
+        ["latest_overall", "created_at", "id"],
+        unique=False,
     )
+    op.create_index(
+        "ix_invites_profile_created", "invites", ["profile_id", "created_at", "id"], unique=False
+    )
+    op.create_index("ix_invites_latest_at", "invites", ["latest_at", "id"], unique=False)
     op.execute(_BACKFILL)
     op.execute(_BACKFILL_LATEST)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_invites_profile_created", table_name="invites")
-    op.drop_index("ix_invites_overall_created", table_name="invites")
-    op.drop_index(op.f("ix_invites_latest_at"), table_name="invites")
-    op.drop_index(op.f("ix_invites_created_at"), table_name="invites")
+    for index in (
+        "ix_invites_latest_at",
+        "ix_invites_profile_created",
+        "ix_invites_overall_created",
+        "ix_invites_listing",
+    ):
+        op.drop_index(index, table_name="invites")
     for column in _LATEST_COLUMNS:
         # SQLite 3.35+ drops a column in place; a batch copy would cascade (see upgrade).
         if op.get_bind().dialect.name == "sqlite":
