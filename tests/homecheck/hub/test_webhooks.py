@@ -23,6 +23,7 @@ from tests.support.receiver import Receiver, receiving
 from tests.support.serve import start_serve, stop_serve
 
 SECRET = "whsec_test-secret-0123456789"
+SUBMISSIONS = 6  # for two senders at once
 
 
 @pytest.fixture
@@ -93,6 +94,7 @@ def test_a_receiver_failing_twice_gets_three_signed_attempts_and_one_delivery(
     assert receiver.requests[0][0][webhooks.SUBMISSION_HEADER] == str(payload["submission"])
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # no database difference here
 def test_the_address_is_sent_only_when_kept_and_no_webhook_queues_nothing(hub: Hub) -> None:
     _submit(hub, 1, client_address="192.0.2.7")
     assert count(hub, WebhookOutbox) == 0  # no webhook set
@@ -120,7 +122,7 @@ def test_two_processes_deliver_each_submission_once(
 ) -> None:
     receiver.delay_s = 0.02  # the two senders overlap
     _set_webhook(hub, receiver.url)
-    for run in range(12):
+    for run in range(SUBMISSIONS):
         _submit(hub, run)
     other = store.open_store(db_url)  # a second serve process's own engine
     made: list[int] = []
@@ -137,11 +139,12 @@ def test_two_processes_deliver_each_submission_once(
     finally:
         other.close()
     ids = [json.loads(body)["submission"] for _, body in receiver.requests]
-    assert sorted(ids) == sorted(set(ids)) and len(ids) == 12
-    assert sum(made) == 12
-    assert count(hub, WebhookDelivery) == 12
+    assert sorted(ids) == sorted(set(ids)) and len(ids) == SUBMISSIONS
+    assert sum(made) == SUBMISSIONS
+    assert count(hub, WebhookDelivery) == SUBMISSIONS
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # no database difference here
 def test_backoff_doubles_up_to_its_cap_and_gives_up(hub: Hub, receiver: Receiver) -> None:
     backoff = webhooks.Backoff(first_s=30, cap_s=100, max_attempts=3)
     assert [backoff.delay(n).total_seconds() for n in (1, 2, 3, 4, 60)] == [30, 60, 100, 100, 100]
@@ -161,6 +164,7 @@ def test_backoff_doubles_up_to_its_cap_and_gives_up(hub: Hub, receiver: Receiver
     assert log[0].next_attempt_at is None and len(log) == 3
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # no database difference here
 def test_an_unreachable_url_is_logged_as_an_error(hub: Hub) -> None:
     import socket
 
