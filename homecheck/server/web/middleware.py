@@ -57,6 +57,10 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b""):
+            # No route takes a NUL, and PostgreSQL refuses it in any text it is given.
+            await send_json(send, 400, {"error": "the address holds a NUL character"})
+            return
         started = time.monotonic()
         exchange = _Exchange(receive, send, self.stall_timeout_s)
         try:
