@@ -233,7 +233,10 @@ def claim(store: Store, outbox_id: int, at: datetime) -> bool:
 def attempt(store: Store, outbox_id: int, at: datetime, backoff: Backoff = BACKOFF) -> Answer:
     """Send a claimed row once and record the attempt (delivered, next try, or given up)."""
     with store.sessions() as session:
-        row = session.get_one(WebhookOutbox, outbox_id)
+        found = session.get(WebhookOutbox, outbox_id)
+        if found is None:  # its candidate was deleted meanwhile: nothing to send
+            return Answer(None, "deleted")
+        row = found
         body = row.body
         url = get_setting(session, SettingName.WEBHOOK_URL)
         secret = get_setting(session, SettingName.WEBHOOK_SECRET)
@@ -252,7 +255,10 @@ def attempt(store: Store, outbox_id: int, at: datetime, backoff: Backoff = BACKO
             },
         )
     with store.sessions.begin() as session:
-        row = session.get_one(WebhookOutbox, outbox_id)
+        found = session.get(WebhookOutbox, outbox_id)
+        if found is None:  # deleted during the send: no log line for a deleted candidate
+            return answer
+        row = found
         row.attempts += 1
         row.claimed_until = None
         next_at: datetime | None = None

@@ -44,11 +44,19 @@ def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tu
 
 def submit(browser: Any, button: Any, timeout_s: float = 10.0) -> None:
     """Click a form's button and wait until the browser shows the next page (not the old one)."""
-    from selenium.webdriver.support import expected_conditions
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
     page = browser.find_element(By.TAG_NAME, "html")
+
+    def left(driver: Any) -> bool:
+        try:
+            page.is_enabled()
+        except WebDriverException:  # stale, or (Chromium, mid-navigation) "not in the document"
+            return True
+        return False
+
     button.click()
     wait = WebDriverWait(browser, timeout_s)
-    wait.until(expected_conditions.staleness_of(page))
+    wait.until(left)
     wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")
