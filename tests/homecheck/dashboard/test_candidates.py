@@ -149,6 +149,10 @@ def test_search_by_name_or_email_any_case_and_literal(listed: Listed) -> None:
     assert _list(listed, q="_")[0] == []
     ids, page = _list(listed, q="nobody-has-this")
     assert ids == [] and "No candidate matches." in page
+    # A page past the end of a search shows its last page.
+    beyond = listed.client.get("/dashboard/candidates?q=bulk&page=99")
+    assert "55 candidates; page 2 of 2" in beyond.text
+    assert len(ROW.findall(beyond.text)) == 5
 
 
 def test_sort_by_name_and_worst_verdict_first(listed: Listed) -> None:
