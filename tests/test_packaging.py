@@ -67,6 +67,7 @@ def test_every_package_of_the_checkout_is_in_the_wheel(wheel: zipfile.ZipFile) -
         ("reports", "*.css"),
         ("homecheck", "*.html.j2"),  # the dashboard's templates
         ("homecheck", "*.css"),  # and its stylesheet
+        ("homecheck", "*.js"),  # and the invites page's copy button
     ],
 )
 def test_data_files_are_in_the_wheel(wheel: zipfile.ZipFile, top: str, pattern: str) -> None:

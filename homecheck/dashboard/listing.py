@@ -99,10 +99,11 @@ def parse(params: Mapping[str, str]) -> ListQuery:
         page = 1
     return ListQuery(
         verdict=verdict,
-        profile=params.get("profile", "")[:200],
+        # NUL removed: PostgreSQL refuses it in any text parameter (a 500 the fuzz found).
+        profile=params.get("profile", "").replace("\x00", "")[:200],
         ran_from=_day(params.get("from", "")),
         ran_to=_day(params.get("to", "")),
-        search=" ".join(params.get("q", "").split())[:MAX_SEARCH_CHARS],
+        search=" ".join(params.get("q", "").replace("\x00", "").split())[:MAX_SEARCH_CHARS],
         sort=sort,
         page=page,
     )

@@ -10,7 +10,16 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from homecheck.dashboard import audit_log, auth, candidate, candidates
+from homecheck.dashboard import (
+    audit_log,
+    auth,
+    candidate,
+    candidates,
+    invites,
+    profiles,
+    settings,
+    users,
+)
 from homecheck.dashboard.web import PREFIX
 from homecheck.hub.accounts import Role
 from homecheck.hub.service import Hub
@@ -19,6 +28,10 @@ STATIC_PATH = f"{PREFIX}/static"
 
 NAV: tuple[tuple[str, str, Role], ...] = (
     ("Candidates", candidates.PATH, Role.RECRUITER),
+    ("Invites", invites.PATH, Role.RECRUITER),
+    ("Profiles", profiles.PATH, Role.ADMIN),
+    ("Users", users.PATH, Role.ADMIN),
+    ("Settings", settings.PATH, Role.ADMIN),
     ("Audit log", audit_log.PATH, Role.ADMIN),
 )
 
@@ -27,6 +40,10 @@ ROUTES: tuple[BaseRoute, ...] = (
     *candidates.ROUTES,
     *candidate.ROUTES,
     *audit_log.ROUTES,
+    *invites.ROUTES,
+    *profiles.ROUTES,
+    *users.ROUTES,
+    *settings.ROUTES,
     Mount(STATIC_PATH, app=StaticFiles(directory=Path(__file__).parent / "static")),
 )
 

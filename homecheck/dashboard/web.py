@@ -219,6 +219,8 @@ async def form(request: Request) -> Form:
         raise Rejected(
             403, "This form has expired or did not come from this site. Reload the page."
         )
+    if any("\x00" in value for _, value in parsed.fields):  # no field needs one; PostgreSQL
+        raise Rejected(400, "The form holds a NUL character.")  # refuses NUL in text
     return parsed
 
 

@@ -24,7 +24,8 @@ class Role(enum.Enum):
 
 def create_user(session: Session, email: str, password: str, role: Role) -> User:
     email = email.strip()
-    if "@" not in email or len(email) > 320 or any(c.isspace() for c in email):
+    bad = not email.isprintable() or any(c.isspace() for c in email)
+    if "@" not in email or len(email) > 320 or bad:
         raise UsageError(f"not an e-mail address: {email!r}")
     if len(password) < MIN_PASSWORD_CHARS:
         raise UsageError(f"the password must have at least {MIN_PASSWORD_CHARS} characters")
@@ -40,3 +41,14 @@ def check_password(user: User, password: str) -> bool:
         return _HASHER.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.email)))
+
+
+def parse_role(text: str) -> Role:
+    try:
+        return Role(text)
+    except ValueError:
+        raise UsageError(f"a role is one of: {', '.join(r.value for r in Role)}") from None

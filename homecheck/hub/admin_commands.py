@@ -11,6 +11,7 @@ from pathlib import Path
 from homecheck.errors import UsageError
 from homecheck.hub import accounts, candidates, invites, keys, service
 from homecheck.hub.profile_store import store_profile
+from homecheck.hub.settings import MAX_RETENTION_DAYS
 from homecheck.hub.store import (
     SettingName,
     Store,
@@ -20,8 +21,6 @@ from homecheck.hub.store import (
     set_setting,
 )
 from homecheck.hub.store import data_dir as default_data_dir
-
-MAX_RETENTION_DAYS = 36_500
 
 
 def run(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from homecheck import aggregator
 from homecheck.errors import HomecheckError
-from homecheck.hub import latest_run, receipts
+from homecheck.hub import latest_run, receipts, webhooks
 from homecheck.hub.corroboration import ServerObservations, corroborate
 from homecheck.hub.invites import find_by_secret
 from homecheck.hub.keys import SigningKey
@@ -51,6 +51,7 @@ class Refused(enum.Enum):
     SCHEMA_INVALID = "schema_invalid"
     UNKNOWN_INVITE = "unknown_invite"
     EXPIRED = "expired"
+    REVOKED = "revoked"
     USED_UP = "used_up"
     UNKNOWN_SESSION = "unknown_session"
     OTHER_INVITE = "other_invite"
@@ -70,6 +71,7 @@ _STATUS = {
     Refused.SCHEMA_INVALID: 422,
     Refused.UNKNOWN_INVITE: 404,
     Refused.EXPIRED: 410,
+    Refused.REVOKED: 410,
     Refused.USED_UP: 410,
     Refused.UNKNOWN_SESSION: 404,
     Refused.OTHER_INVITE: 403,
@@ -142,6 +144,8 @@ def _usable_invite(session: Session, secret: bytes) -> Invite:
     invite = find_by_secret(session, secret)
     if invite is None:
         raise Refusal(Refused.UNKNOWN_INVITE, "no such invite (the link is wrong or was deleted)")
+    if invite.revoked_at is not None:
+        raise Refusal(Refused.REVOKED, _REVOKED)
     if invite.expires_at <= now():
         raise Refusal(Refused.EXPIRED, "this invite has expired; ask the employer for a new link")
     if invite.uses_left <= 0:
@@ -189,6 +193,9 @@ def parse_submission(body: bytes) -> tuple[dict[str, Any], Report]:
         return data, json_report.from_dict(data)
     except ValueError as exc:
         raise Refusal(Refused.SCHEMA_INVALID, str(exc)) from None
+
+
+_REVOKED = "this invite was withdrawn by the employer; ask them for a new link"
 
 
 def _no_constant(token: str) -> None:
@@ -274,6 +281,8 @@ def _store(
     if session.scalar(select(Submission.id).where(Submission.report_sha256 == digest)):
         raise Refusal(Refused.REPLAYED, "this report was already submitted for another test")
     received = now()
+    if invite.revoked_at is not None:
+        raise Refusal(Refused.REVOKED, _REVOKED)
     if invite.expires_at <= received:
         raise Refusal(Refused.EXPIRED, "this invite has expired; ask the employer for a new link")
     if not took_a_use:
@@ -295,23 +304,23 @@ def _store(
         server_time=received.isoformat(timespec="seconds"),
     )
     keep_ip = get_setting(session, SettingName.STORE_CLIENT_IP) == "on"
-    session.add(
-        Submission(
-            invite_id=invite.id,
-            session_id=session_id,
-            body=body,
-            report_sha256=digest,
-            report=data,
-            overall=judgement.overall.value,
-            areas={a.area: a.verdict.value for a in judgement.areas},
-            corroborated=check.agrees,
-            disagreements=list(check.disagreements),
-            observations=observed,
-            receipt=receipt.to_json(),
-            client_ip=client_address if keep_ip else None,
-            created_at=received,
-        )
+    submission = Submission(
+        invite_id=invite.id,
+        session_id=session_id,
+        body=body,
+        report_sha256=digest,
+        report=data,
+        overall=judgement.overall.value,
+        areas={a.area: a.verdict.value for a in judgement.areas},
+        corroborated=check.agrees,
+        disagreements=list(check.disagreements),
+        observations=observed,
+        receipt=receipt.to_json(),
+        client_ip=client_address if keep_ip else None,
+        created_at=received,
     )
+    session.add(submission)
     session.flush()  # a unique-key race shows here, inside the try of `ingest`
     latest_run.refresh(session, [invite.id])
+    webhooks.enqueue(session, invite, submission, at=received)  # in this same transaction
     return receipt

@@ -95,6 +95,7 @@ class Invite(Base):
     latest_areas: Mapped[dict[str, str] | None] = mapped_column(JSON)  # area -> Verdict value
     latest_corroborated: Mapped[bool | None] = mapped_column(Boolean)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # 0003: refused from then on
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
 
 
@@ -211,3 +212,42 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(40), index=True)  # dashboard.web.Audit value
     detail: Mapped[str] = mapped_column(Text)
     client_address: Mapped[str | None] = mapped_column(String(45))
+
+
+# Migration 0003 (invites and webhooks): the webhook's outbox and its delivery log.
+
+
+class WebhookOutbox(Base):
+    """One submission to POST to the employer's webhook. Written by ingest in the submission's own
+    transaction; a serve process claims a due row (`claimed_until`) before it sends it, so one
+    process delivers it even when several share the database (homecheck/hub/webhooks.py)."""
+
+    __tablename__ = "webhook_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    body: Mapped[bytes] = mapped_column(LargeBinary)  # the JSON sent, fixed when written
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    gave_up_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class WebhookDelivery(Base):
+    """One attempt to deliver an outbox row: when, the answer (status or error), the next try."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_outbox.id", ondelete="CASCADE"), index=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer)
+    attempted_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(300))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # None: no more tries

@@ -45,6 +45,7 @@ class InviteStatus(enum.Enum):
     OPEN = "open"
     USED_UP = "used up"
     EXPIRED = "expired"
+    REVOKED = "revoked"  # withdrawn by the employer (invites.revoke): refused from then on
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,9 @@ def published_keys(session: Session) -> dict[str, Ed25519PublicKey]:
 
 
 def _facts(invite: Invite, stored: StoredProfile) -> InviteFacts:
-    if invite.expires_at <= now():
+    if invite.revoked_at is not None:
+        status = InviteStatus.REVOKED
+    elif invite.expires_at <= now():
         status = InviteStatus.EXPIRED
     elif invite.uses_left <= 0:
         status = InviteStatus.USED_UP

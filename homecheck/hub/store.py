@@ -11,14 +11,15 @@ migrate once.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import platformdirs
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from homecheck.errors import UsageError
@@ -40,9 +41,16 @@ def default_url() -> str:
 class SettingName(enum.Enum):
     RETENTION_DAYS = "retention_days"  # reports older than this are deleted by `admin prune`
     STORE_CLIENT_IP = "store_client_ip"  # "on": keep the submitting address with each report
+    WEBHOOK_URL = "webhook_url"  # "": no webhook (homecheck/hub/webhooks.py)
+    WEBHOOK_SECRET = "webhook_secret"  # the HMAC key its deliveries are signed with
 
 
-DEFAULTS = {SettingName.RETENTION_DAYS: "365", SettingName.STORE_CLIENT_IP: "off"}
+DEFAULTS = {
+    SettingName.RETENTION_DAYS: "365",
+    SettingName.STORE_CLIENT_IP: "off",
+    SettingName.WEBHOOK_URL: "",
+    SettingName.WEBHOOK_SECRET: "",
+}
 
 
 @dataclass(frozen=True)
@@ -111,13 +119,49 @@ def get_setting(session: Session, name: SettingName) -> str:
 
 
 def set_setting(session: Session, name: SettingName, value: str) -> None:
-    row = session.get(Setting, name.value)
-    if row is None:
-        session.add(Setting(name=name.value, value=value))
+    """An upsert: two admins saving at once both succeed (the last write wins), where a read
+    then an insert let the second fail on the primary key."""
+    row = {"name": name.value, "value": value}
+    if session.get_bind().dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        session.execute(
+            sqlite_insert(Setting)
+            .values(row)
+            .on_conflict_do_update(index_elements=[Setting.name], set_={"value": value})
+        )
     else:
-        row.value = value
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        session.execute(
+            postgresql_insert(Setting)
+            .values(row)
+            .on_conflict_do_update(index_elements=[Setting.name], set_={"value": value})
+        )
+    known = session.get(Setting, name.value, populate_existing=True)  # the session's copy too
+    assert known is not None
 
 
 def all_settings(session: Session) -> dict[str, str]:
     stored = {row.name: row.value for row in session.scalars(select(Setting))}
     return {name.value: stored.get(name.value, DEFAULTS[name]) for name in SettingName}
+
+
+T = TypeVar("T")
+WRITE_ATTEMPTS = 5  # each lost race means another writer committed: 5 suffice for 5 at once
+
+
+def write(store: Store, work: Callable[[Session], T]) -> T:
+    """`work` in one transaction, run again (up to WRITE_ATTEMPTS) when it lost a race with
+    another writer: a unique key taken meanwhile (the next version of a profile, a built-in
+    profile stored by two first invites at once, the same e-mail), or SQLite refusing to upgrade
+    a read snapshot another commit made stale ("database is locked"). Each run decides again from
+    what is stored: the next free version, or "already exists"."""
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            with store.sessions.begin() as session:
+                return work(session)
+        except (IntegrityError, OperationalError):
+            if attempt == WRITE_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")

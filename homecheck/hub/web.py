@@ -7,6 +7,7 @@ Hub on the same database (homecheck/hub/routes.py has the contract):
   consent screen: the speed-test server to measure against, the pinned profile, what is stored;
 - POST /api/submit (Bearer SECRET, X-Homecheck-Session: the test session id, the body the report
   in canonical JSON): the signed receipt, or the refusal's 4xx and one line.
+A background thread delivers the employer's webhook (homecheck/hub/webhooks.py).
 Every store call runs in a worker thread, never on the event loop.
 
 The recruiter's dashboard (homecheck/dashboard, under /dashboard) is mounted here too.
@@ -22,7 +23,7 @@ from starlette.routing import Route
 
 from homecheck.dashboard import routes as dashboard_routes
 from homecheck.errors import UsageError
-from homecheck.hub import ingest, invites, routes, service
+from homecheck.hub import ingest, invites, routes, service, webhooks
 from homecheck.server.web.app import create_web_app
 from homecheck.server.web.options import WebOptions
 
@@ -33,6 +34,8 @@ SESSION_HEADER = "x-homecheck-session"
 
 def create_app(options: WebOptions) -> Starlette:
     hub = service.start(options.hub_db)
+    # Each serve process sends the webhook's due deliveries; a claim keeps them from doubling.
+    webhooks.Worker(hub.store).start()
     # The submission's bound is the hub's, whatever the web plane's default for other bodies.
     limit = ingest.MAX_SUBMISSION_BYTES + 1
     options = options if options.max_body_bytes >= limit else _with_body_limit(options, limit)
@@ -103,6 +106,7 @@ def create_app(options: WebOptions) -> Starlette:
         ],
     )
     dashboard_routes.attach(app, hub)
+    app.state.speed_test_url = options.speed_test_url  # the settings page's consent text
     return app
 
 

@@ -72,6 +72,7 @@ def fuzz(
     *,
     paths: Sequence[str] = DEFAULT_PATHS,
     json_fields: Sequence[str] = (),
+    headers: Sequence[tuple[str, str]] = (),
     workers: int = 16,
     timeout_s: float = 5.0,
     tls: ssl.SSLContext | None = None,
@@ -80,7 +81,9 @@ def fuzz(
     counts: Counter[int | str] = Counter()
 
     def one(index: int) -> list[int | str]:
-        request = build_request(seed, index, paths=paths, json_fields=json_fields, host=host)
+        request = build_request(
+            seed, index, paths=paths, json_fields=json_fields, host=host, headers=headers
+        )
         return send_and_read(host, port, request, timeout_s=timeout_s, tls=tls)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -96,14 +99,17 @@ def build_request(
     paths: Sequence[str] = DEFAULT_PATHS,
     json_fields: Sequence[str] = (),
     host: str = "127.0.0.1",
+    headers: Sequence[tuple[str, str]] = (),
 ) -> FuzzRequest:
+    """`headers` go into every request (a session cookie, so the fuzz reaches signed-in pages)."""
+    fixed = list(headers)
     rng = random.Random(f"{seed}:{index}")
     method = rng.choice(ODD_METHODS) if rng.random() < 0.08 else rng.choice(METHODS)
     target = _target(rng, paths)
     version = rng.choices(
         ["HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/9.9", "HTTX/1.1", ""], [85, 8, 2, 2, 2, 1]
     )[0]
-    headers: list[tuple[str, str]] = []
+    headers = list(fixed)
     if rng.random() < 0.95:
         headers.append(("Host", rng.choice([host, "example.org", "", "a" * 300, "[::1]:80"])))
     headers += _random_headers(rng)

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from homecheck.server.web.options import TrustedProxies
 
@@ -56,6 +57,10 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b""):
+            # No route takes a NUL, and PostgreSQL refuses it in any text it is given.
+            await send_json(send, 400, {"error": "the address holds a NUL character"})
+            return
         started = time.monotonic()
         exchange = _Exchange(receive, send, self.stall_timeout_s)
         try:
@@ -64,6 +69,17 @@ class Guard:
             LOG.info(
                 "web plane: %s %s: %s", scope.get("method", "?"), _printable(_path(scope)), exc
             )
+        except ClientDisconnect:
+            # The client ended its side before the body it announced (a half-close, a dropped
+            # upload): an incomplete request, not a server failure.
+            LOG.info(
+                "web plane: %s %s: the body ended early", scope.get("method", "?"),
+                _printable(_path(scope)),
+            )  # fmt: skip
+            if exchange.status is None:
+                with contextlib.suppress(Exception):  # it may not read the answer either
+                    await send_json(exchange.send, 400, {"error": "the request body ended early"})
+                exchange.status = 400
         except Exception as exc:  # the catch-all: one line, never a traceback (issue 12)
             LOG.error(
                 "web plane: %s %s failed: %s: %s",

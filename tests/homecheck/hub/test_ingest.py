@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from homecheck.hub import ingest, keys, receipts
+from homecheck.hub import ingest, invites, keys, receipts
 from homecheck.hub.corroboration import ServerObservations
 from homecheck.hub.ingest import MAX_SUBMISSION_BYTES, Refusal, Refused
 from homecheck.hub.models import Invite, Submission, now
@@ -105,6 +105,7 @@ REFUSALS = {
     "replayed": Refused.REPLAYED,
     "carries_receipt": Refused.REPLAYED,
     "expired": Refused.EXPIRED,
+    "revoked": Refused.REVOKED,
     "used_up": Refused.USED_UP,
     "other_invite": Refused.OTHER_INVITE,
     "unknown_invite": Refused.UNKNOWN_INVITE,
@@ -131,6 +132,9 @@ def test_a_refused_submission_stores_nothing(hub: Hub, case: str) -> None:
         case "expired":
             with hub.store.sessions.begin() as s:
                 s.execute(update(Invite).values(expires_at=now() - timedelta(seconds=1)))
+        case "revoked":  # a session opened before the recruiter revoked the invite
+            with hub.store.sessions.begin() as s:
+                invites.revoke(s, invited.invite_id)
         case "used_up":
             other_session = ingest.open_session(hub.store, secret)
             _submit(hub, secret, other_session, report_body(1))
@@ -221,5 +225,5 @@ def test_without_server_observations_nothing_is_corroborated(hub: Hub) -> None:
 
 def test_every_refusal_has_its_own_reason_and_a_4xx_status() -> None:
     assert set(REFUSALS.values()) == set(Refused)  # every reason is tested above
-    assert len({r.value for r in Refused}) == len(Refused) == 11  # no member is an alias
+    assert len({r.value for r in Refused}) == len(Refused) == 12  # no member is an alias
     assert all(400 <= r.status < 500 for r in Refused)

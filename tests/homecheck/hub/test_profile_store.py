@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from homecheck import aggregator, profiles
-from homecheck.hub import ingest
+from homecheck.hub import ingest, profile_store
 from homecheck.hub.models import Submission
 from homecheck.hub.profile_store import as_profile, store_profile, store_toml
 from homecheck.hub.service import Hub
@@ -86,3 +86,66 @@ def test_an_invite_is_judged_by_its_pinned_version(hub: Hub) -> None:
         (stored,) = session.scalars(select(Submission))
     assert stored.overall == on_v1.overall.value
     assert stored.areas == {a.area: a.verdict.value for a in on_v1.areas}
+
+
+def test_an_upload_is_validated_bounded_and_previewed_in_words(hub: Hub) -> None:
+    text = profiles.builtin_path("voice").read_bytes()
+    with hub.store.sessions.begin() as session:
+        stored = profile_store.upload(session, text, "C:\\Users\\ann\\voice.toml")
+        with pytest.raises(profiles.ProfileError) as bad:
+            profile_store.upload(session, b'name = "x"\nrequirements = 3\n', "/home/ann/x.toml")
+        assert str(bad.value) == "x.toml: requirements: a profile needs at least one requirement"
+        with pytest.raises(profiles.ProfileError, match="over 256 KiB"):
+            profile_store.upload(session, b"#" * (300 * 1024), "big.toml")
+        long_name = text.replace(b'name = "voice"', b'name = "' + b"v" * 201 + b'"')
+        with pytest.raises(profiles.ProfileError, match="at most 200 printable"):
+            profile_store.upload(session, long_name, "long.toml")
+        listed = [(p.name, p.version) for p in profile_store.versions(session)]
+    assert listed == [("voice", 1)] and stored.version == 1
+    lines = profile_store.preview(as_profile(stored))
+    download = next(line for line in lines if line.metric == "network.download_mbps")
+    assert (download.area, download.required) == ("network", True)
+    assert download.limit == "at least 10 Mbit/s (ideally 25+)"
+    assert download.advice
+    assert len(lines) == len(as_profile(stored).requirements)
+
+
+def test_profiles_stored_at_once_by_several_writers_get_distinct_versions(hub: Hub) -> None:
+    """Two recruiters' first invites on a built-in profile, or admins uploading versions of one
+    name at once: `store.write` runs each again after a lost race, no 500, no duplicate."""
+    import threading
+
+    from homecheck.hub.models import StoredProfile
+    from homecheck.hub.store import write
+
+    text = profiles.builtin_path("voice").read_text(encoding="utf-8")
+    variants = [(text + f"\n# variant {i}\n").encode() for i in range(4)]
+    barrier = threading.Barrier(8)
+    results: list[tuple[str, int]] = []
+    errors: list[BaseException] = []
+
+    def store_one(work: object) -> None:
+        try:
+            barrier.wait(10)
+
+            def run(session: object) -> tuple[str, int]:
+                row = work(session)  # type: ignore[operator]
+                return row.name, row.version
+
+            results.append(write(hub.store, run))  # type: ignore[arg-type]
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    works = [lambda s: store_profile(s, "chat") for _ in range(4)]
+    works += [lambda s, d=d: store_toml(s, d, source="team.toml") for d in variants]
+    threads = [threading.Thread(target=store_one, args=(w,)) for w in works]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert sorted(v for n, v in results if n == "chat") == [1, 1, 1, 1]
+    assert sorted(v for n, v in results if n == "voice") == [1, 2, 3, 4]
+    with hub.store.sessions() as session:
+        rows = session.execute(select(StoredProfile.name, StoredProfile.version)).all()
+    assert len(rows) == 5

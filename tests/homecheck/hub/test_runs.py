@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import delete, update
 
-from homecheck.hub import runs
+from homecheck.hub import invites, runs
 from homecheck.hub.corroboration import ServerObservations
 from homecheck.hub.models import SigningKeyRow, Submission
 from homecheck.hub.service import Hub
@@ -73,6 +73,12 @@ def test_every_run_in_order_with_verdicts_and_valid_receipts(hub: Hub) -> None:
         assert runs.candidate_run(session, "no-such-invite", 1) is None
     assert one is not None and one[1].submission_id == second.submission_id
     assert one[1].receipt.valid and one[0].invite_id == invite_id
+    # Revoked by the employer: the page says so, whatever uses and time are left.
+    with hub.store.sessions.begin() as session:
+        invites.revoke(session, invite_id)
+    with hub.store.sessions() as session:
+        revoked = runs.candidate_runs(session, invite_id)
+    assert revoked is not None and revoked.invite.status is runs.InviteStatus.REVOKED
 
 
 @SQLITE_ONLY
