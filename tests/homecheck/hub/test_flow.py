@@ -110,7 +110,12 @@ def _count(db_url: str, what: type) -> int:
         opened.close()
 
 
-def test_whole_flow_invite_consent_run_submit_verify(db_url: str, tmp_path: Path) -> None:
+def test_whole_flow_invite_consent_run_submit_verify(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """On PostgreSQL over loopback; test_lab_flow.py runs it on SQLite over a shaped lab link
+    (the server's namespace cannot reach the host's PostgreSQL)."""
+    db_url = request.getfixturevalue("postgres").fresh_database()
     with serving(db_url, tmp_path) as served:
         assert served.web_url is not None
         link = _invite(db_url, served.web_url)
@@ -133,6 +138,8 @@ def test_whole_flow_invite_consent_run_submit_verify(db_url: str, tmp_path: Path
                 # The server's own figures were recorded when the client closed its test.
                 assert stored.observations["download_mbps"] > 0
                 assert stored.observations["upload_mbps"] > 0
+                assert stored.observations["rtt_ms"] > 0
+                assert "tcpi_bytes_acked" in stored.observations["method"]
                 assert data["receipt"]["payload"]["session"] == stored.session_id
         finally:
             opened.close()
