@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from homecheck.hub import invites, receipts, store
+from homecheck.hub import verify as verify_cli
 from homecheck.hub.models import Invite, Submission, TestSession, now
 from tests.homecheck.hub.conftest import homecheck, report_body
 from tests.support.serve import Served, start_serve, stop_serve
@@ -256,23 +257,45 @@ def test_two_serve_processes_share_one_postgres(
     assert _count(db_url, Submission) == 2
 
 
-def test_sigkill_mid_ingest_loses_no_acknowledged_submission(db_url: str, tmp_path: Path) -> None:
+def test_sigkill_mid_ingest_then_restart_loses_nothing(db_url: str, tmp_path: Path) -> None:
+    """`homecheck serve` (every process of it) killed while submissions are in flight, a new serve
+    started on the same database: every acknowledged submission is stored once and its receipt
+    verifies against the new server; every one that got no answer, retried there, is stored once
+    (one that landed before the kill answers its receipt again). Both backends: recovery is
+    theirs (SQLite's WAL, PostgreSQL's commit)."""
     submissions = 24
+    bodies = [report_body(index) for index in range(submissions)]
     with serving(db_url, tmp_path) as served:
         assert served.web_url is not None
         secret = _secret(_invite(db_url, served.web_url, "--uses", str(submissions)))
         sessions = [_test_session(served, secret) for _ in range(submissions)]
-        acknowledged: list[str] = []
+        acknowledged: dict[int, bytes] = {}  # index -> the receipt the client got
+        unanswered: list[int] = []  # sent in full, no answer: in flight at the kill
         started = threading.Barrier(submissions + 1)
 
         def send(index: int) -> None:
+            parts = urlsplit(served.web_url or "")
+            conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+            headers = {
+                "Authorization": f"Bearer {secret}",
+                "X-Homecheck-Session": sessions[index],
+                "Content-Type": "application/json",
+            }
             started.wait()
             try:
-                status, _ = _submit(served, secret, sessions[index], report_body(index))
+                conn.request("POST", "/api/submit", body=bodies[index], headers=headers)
+            except OSError:
+                return  # not sent in full: never reached ingest
+            try:
+                response = conn.getresponse()
+                answer = response.read()
             except (OSError, http.client.HTTPException):
-                return  # killed before it answered: not acknowledged
-            if status == 200:
-                acknowledged.append(sessions[index])
+                unanswered.append(index)
+                return
+            finally:
+                conn.close()
+            assert response.status == 200, answer
+            acknowledged[index] = answer
 
         threads = [threading.Thread(target=send, args=(i,)) for i in range(submissions)]
         for thread in threads:
@@ -280,21 +303,53 @@ def test_sigkill_mid_ingest_loses_no_acknowledged_submission(db_url: str, tmp_pa
         started.wait()
         deadline = time.monotonic() + 20
         while len(acknowledged) < 3 and time.monotonic() < deadline:
-            time.sleep(0.005)
+            time.sleep(0.002)
         # Kill the web plane (it ingests) and the server, without a chance to clean up.
         parent = psutil.Process(served.process.pid)
         for process in [*parent.children(recursive=True), parent]:
             process.send_signal(signal.SIGKILL)
         for thread in threads:
             thread.join(30)
-    # The database opened again, as a restarted server opens it (SQLite recovers its WAL):
-    # every receipt a client got has its row.
+    assert acknowledged, "no submission was acknowledged before the kill"
+    assert unanswered, "no submission was in flight at the kill"
+    print(f"at the kill: {len(acknowledged)} acknowledged, {len(unanswered)} in flight")
+
+    with serving(db_url, tmp_path) as restarted:
+        assert restarted.web_url is not None
+        landed_before = set(_stored_sessions(db_url))
+        assert {sessions[i] for i in acknowledged} <= landed_before
+        # The retries of the unanswered: each accepted, with the stored receipt if it landed.
+        retried = {}
+        for index in unanswered:
+            status, answer = _submit(restarted, secret, sessions[index], bodies[index])
+            assert status == 200, answer
+            retried[index] = answer
+        # A retry of one that landed (and was acknowledged): its receipt again, not a refusal.
+        first = next(iter(acknowledged))
+        again = _submit(restarted, secret, sessions[first], bodies[first])
+        assert again == (200, acknowledged[first])
+        # Each acknowledged receipt verifies against the restarted server's published keys:
+        # the command for one, the same code for all.
+        keys = verify_cli._keys_from_server(restarted.web_url)
+        for index, answer in {**acknowledged, **retried}.items():
+            report = {**json.loads(bodies[index]), "receipt": json.loads(answer)}
+            checked = receipts.verify(report, keys)
+            assert checked.session == sessions[index]
+            if index in acknowledged:
+                saved = tmp_path / "acknowledged.json"
+                saved.write_text(json.dumps(report), encoding="utf-8")
+        done = homecheck("verify", str(saved), "--server", restarted.web_url)
+        assert done.returncode == 0, done.stdout + done.stderr
+    stored = _stored_sessions(db_url)
+    sent = {sessions[i] for i in [*acknowledged, *unanswered]}
+    assert sorted(stored) == sorted(sent)  # each exactly once, nothing else
+    print(f"{len(landed_before)} stored before the retries, {len(stored)} after")
+
+
+def _stored_sessions(db_url: str) -> list[str]:
     opened = store.open_store(db_url)
     try:
         with opened.sessions() as session:
-            stored = set(session.scalars(select(Submission.session_id)))
+            return list(session.scalars(select(Submission.session_id)))
     finally:
         opened.close()
-    assert acknowledged, "no submission was acknowledged before the kill"
-    assert set(acknowledged) <= stored
-    print(f"{len(acknowledged)} of {submissions} acknowledged before SIGKILL; {len(stored)} stored")
