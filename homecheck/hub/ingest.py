@@ -151,11 +151,48 @@ def _usable_invite(session: Session, secret: bytes) -> Invite:
 
 @cache
 def _validator() -> Any:
+    """The report schema's validator, but for the points of a series: a report's thousands of
+    [x, value] pairs cost jsonschema ~0.1 s a report (a $ref and prefixItems per pair), so
+    `_bad_point` checks them, with the schema's own rule, in a plain loop (~100 times faster)."""
+    import copy
+
     from jsonschema import Draft202012Validator
 
     from reports import json_report
 
-    return Draft202012Validator(json_report.schema())
+    schema = copy.deepcopy(json_report.schema())
+    points = schema["$defs"]["series"]["properties"]["points"]
+    assert points["items"] == _POINT_SCHEMA, "the schema's points changed: update _bad_point"
+    points["items"] = {"type": "array"}
+    return Draft202012Validator(schema)
+
+
+# What `_bad_point` checks, as the schema says it (reports/report.schema.json, $defs/series).
+_POINT_SCHEMA = {
+    "type": "array",
+    "prefixItems": [{"type": "number"}, {"$ref": "#/$defs/nullable_number"}],
+    "minItems": 2,
+    "maxItems": 2,
+}
+
+
+def _bad_point(data: dict[str, Any]) -> str | None:
+    """Where the first [x, value] pair of a series that breaks the schema's rule is, or None.
+    Called after the validator: probes, series and points are lists of the right shape."""
+    for p, probe in enumerate(data["probes"]):
+        for s, series in enumerate(probe["series"]):
+            for n, point in enumerate(series["points"]):
+                if not (
+                    len(point) == 2
+                    and _number(point[0])
+                    and (point[1] is None or _number(point[1]))
+                ):
+                    return f"probes/{p}/series/{s}/points/{n}"
+    return None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def parse_submission(body: bytes) -> tuple[dict[str, Any], Report]:
@@ -184,6 +221,12 @@ def parse_submission(body: bytes) -> tuple[dict[str, Any], Report]:
         where = "/".join(str(p) for p in error.absolute_path) or "(top)"
         raise Refusal(
             Refused.SCHEMA_INVALID, f"not a valid report at {where}: {error.message:.200}"
+        )
+    bad = _bad_point(data)
+    if bad is not None:
+        raise Refusal(
+            Refused.SCHEMA_INVALID,
+            f"not a valid report at {bad}: a point is [number, number or null]",
         )
     try:
         return data, json_report.from_dict(data)
