@@ -16,7 +16,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,8 +63,10 @@ class TempPostgres:
     template: str | None = None  # a database already migrated, copied for each new one
 
     @classmethod
-    def start(cls) -> TempPostgres:
-        """initdb + pg_ctl start; PostgresUnavailable with the reason when it cannot."""
+    def start(cls, prefix: Sequence[str] = ()) -> TempPostgres:
+        """initdb + pg_ctl start; PostgresUnavailable with the reason when it cannot. `prefix`
+        goes before the commands (`ip netns exec NS`: the server then listens in that
+        namespace)."""
         initdb, pg_ctl = pg_bin("initdb"), pg_bin("pg_ctl")
         if initdb is None or pg_ctl is None:
             raise PostgresUnavailable("PostgreSQL is not installed (apt-get install postgresql)")
@@ -75,6 +77,7 @@ class TempPostgres:
             if not _user_exists("postgres"):
                 raise PostgresUnavailable("no postgres user (Debian's postgresql package makes it)")
             as_user = ["runuser", "-u", "postgres", "--"]
+        as_user = [*prefix, *as_user]
         folder = Path(tempfile.mkdtemp(prefix="homecheck-pg-"))
         if as_user:
             shutil.chown(folder, "postgres")

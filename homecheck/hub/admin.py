@@ -9,11 +9,11 @@ import argparse
 
 from homecheck import profiles
 from homecheck.errors import UsageError
-from homecheck.server.command import DEFAULT_HOST, DEFAULT_PORT, INSTALL_HINT
+from homecheck.server.command import DEFAULT_HOST, DEFAULT_WEB_PORT, INSTALL_HINT
 
 # What the admin commands import from the `serve` extra: a missing one means it is not installed.
 EXTRA_MODULES = {"sqlalchemy", "alembic", "psycopg", "argon2", "jsonschema", "mako"}
-DEFAULT_BASE_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+DEFAULT_BASE_URL = f"http://{DEFAULT_HOST}:{DEFAULT_WEB_PORT}"  # the web plane serves invites
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -67,27 +67,35 @@ def list_candidates(session: Session) -> list[CandidateRow]:
         .group_by(Submission.invite_id)
         .subquery()
     )
+    # Only the columns listed: a stored submission also holds the report twice (its bytes and
+    # its parsed JSON, tens of kB), which a list of every candidate must not read.
     query = (
-        select(Invite, StoredProfile.name, StoredProfile.version, counts.c.runs, Submission)
+        select(
+            Invite.id, Invite.candidate_name, Invite.candidate_email, Invite.uses_left,
+            Invite.expires_at, StoredProfile.name, StoredProfile.version, counts.c.runs,
+            Submission.id, Submission.created_at, Submission.overall, Submission.areas,
+            Submission.corroborated,
+        )
         .join(StoredProfile, StoredProfile.id == Invite.profile_id)
         .outerjoin(counts, counts.c.invite_id == Invite.id)
         .outerjoin(Submission, Submission.id == counts.c.latest_id)
         .order_by(Invite.created_at.desc(), Invite.id)
-    )
+    )  # fmt: skip
     rows = []
-    for invite, profile_name, version, runs, latest in session.execute(query):
+    for (
+        invite_id, name, email, uses_left, expires_at, profile_name, version, runs,
+        latest_id, at, overall, areas, corroborated,
+    ) in session.execute(query):  # fmt: skip
         rows.append(
             CandidateRow(
-                invite_id=invite.id,
-                candidate_name=invite.candidate_name,
-                candidate_email=invite.candidate_email,
+                invite_id=invite_id,
+                candidate_name=name,
+                candidate_email=email,
                 profile=f"{profile_name}@{version}",
-                uses_left=invite.uses_left,
-                expires_at=invite.expires_at,
+                uses_left=uses_left,
+                expires_at=expires_at,
                 runs=runs or 0,
-                latest=None
-                if latest is None
-                else Run(latest.created_at, latest.overall, latest.areas, latest.corroborated),
+                latest=None if latest_id is None else Run(at, overall, areas, corroborated),
             )
         )
     return rows

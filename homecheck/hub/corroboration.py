@@ -11,8 +11,10 @@ Tolerances, and why they are that wide:
   link (bench/network_accuracy puts the client within 3 % of iperf3), more on a lossy one.
 - upstream loss: 2 percentage points. Both count the same probe's packets; only packets in flight
   at the end can differ.
-- round-trip time: 25 ms or 50 %, whichever is larger. The server reads the kernel's smoothed TCP
-  RTT of a loaded connection, the client times its UDP echo: queues make the two differ honestly.
+- round-trip time: 25 ms or 50 %, whichever is larger. The server reads the kernel's least TCP RTT
+  of its download connections (the path's round trip, measure/hub_link.py), the client times its
+  UDP echo on the quiet line: a busy Wi-Fi or a queue left by other traffic make them differ
+  honestly.
 A figure the server did not observe (or the client did not report) is not compared; with nothing
 compared, the flag is None ("nothing to corroborate"), never True.
 """
@@ -42,6 +44,7 @@ class ServerObservations:
     loss_up_pct: float | None = None
     rtt_ms: float | None = None
     transfers: tuple[tuple[str, int, float], ...] = field(default_factory=tuple)
+    method: str | None = None  # how each figure was counted (measure/hub_link.py)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -69,7 +72,10 @@ class ServerObservations:
             if not isinstance(item, Mapping):
                 raise ValueError("a transfer must be an object")
             transfers.append((str(item["direction"]), int(item["bytes"]), float(item["seconds"])))
-        return cls(**numbers, transfers=tuple(transfers))
+        method = data.get("method")
+        if method is not None and not isinstance(method, str):
+            raise ValueError("observation method must be a string")
+        return cls(**numbers, transfers=tuple(transfers), method=method)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,20 @@ class UploadRecord:
     kernel: bool  # counted by the kernel (TCP_INFO) rather than as read by the app
 
 
+@dataclass(frozen=True)
+class DownloadRecord:
+    """One finished download as the server saw it; times are seconds since the session began.
+    `kernel`: `bytes` is what the client acknowledged (TCP_INFO, measure/kernel.py), else what
+    the server wrote; the RTTs are the kernel's at the download's end (None without TCP_INFO)."""
+
+    start: float
+    end: float
+    bytes: int
+    kernel: bool
+    srtt_ms: float | None = None
+    min_rtt_ms: float | None = None
+
+
 @dataclass
 class LossRecord:
     """The loss probe as the server saw it: which seqs arrived, and the downstream it sent."""
@@ -92,9 +106,9 @@ class Session:
     uploads: dict[int, UploadRecord] = field(default_factory=dict)
     loss: LossRecord = field(default_factory=LossRecord)
     # Under an employer's invite (homecheck serve --db): the hub's test session id, and each
-    # finished download as (start, end, bytes sent), times since the session began.
+    # finished download.
     hub_session: str | None = None
-    downloads: list[tuple[float, float, int]] = field(default_factory=list)
+    downloads: list[DownloadRecord] = field(default_factory=list)
 
     def elapsed(self, now: float) -> float:
         return now - self.created

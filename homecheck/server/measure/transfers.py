@@ -5,7 +5,9 @@ inflate the speed) written as HTTP chunks for `seconds`, paced by the transport'
 the writes stop when the kernel's send buffer and the transport's own buffer are full
 (`pause_writing`) and go on when they drain (`resume_writing`). The writer gives the event loop
 back after each chunk, and the downloads running share 2 MiB a turn, so the UDP echo's answers
-and the other streams are never held up long by fast clients.
+and the other streams are never held up long by fast clients. When it ends, the session keeps
+its record: the bytes the client acknowledged as the server's kernel counted them (TCP_INFO,
+kernel.py; the bytes written where the kernel does not tell) and the kernel's RTTs at its end.
 
 Upload: the body is counted as it is read (connection.py reads it into a shared buffer), and
 every ~100 ms the session's record for the stream gets a sample of the bytes received so far, as
@@ -27,9 +29,10 @@ import time
 from typing import TYPE_CHECKING
 
 from homecheck import wire
+from homecheck.server.measure import kernel
 from homecheck.server.measure.connection import State
 from homecheck.server.measure.http import ChunkedBody, Request, reply
-from homecheck.server.sessions import Limits, Session
+from homecheck.server.sessions import DownloadRecord, Limits, Session
 
 if TYPE_CHECKING:
     from homecheck.server.measure.connection import Connection
@@ -65,6 +68,9 @@ class Download:
         self.ended = False
         transport = connection.transport
         self.tls = transport is not None and transport.get_extra_info("sslcontext") is not None
+        # The kernel's acknowledged bytes so far (earlier replies on this connection), the base
+        # of this download's count; None without TCP_INFO.
+        self.base = kernel.read_sent(connection.sock)
 
     def start(self, keep_alive: bool) -> None:
         self.session.transfers += 1
@@ -124,8 +130,7 @@ class Download:
         self.connection.plane.downloads -= 1
         now = self.session.last_seen = time.monotonic()
         if len(self.session.downloads) < MAX_DOWNLOAD_RECORDS:
-            elapsed = self.session.elapsed
-            self.session.downloads.append((elapsed(self.started), elapsed(now), self.sent))
+            self.session.downloads.append(self._record(now))
         connection = self.connection
         connection.download = None
         if gone:
@@ -134,6 +139,17 @@ class Download:
         request = connection.request
         close = request is None or not request.keep_alive
         connection.respond(b"0\r\n\r\n", close=close)
+
+    def _record(self, now: float) -> DownloadRecord:
+        """This download as the kernel counted it (the socket is still open, even when the client
+        left: asyncio closes it after connection_lost), else as written."""
+        elapsed = self.session.elapsed
+        start, end = round(elapsed(self.started), 4), round(elapsed(now), 4)
+        final = kernel.read_sent(self.connection.sock) if self.base is not None else None
+        if self.base is None or final is None:
+            return DownloadRecord(start, end, self.sent, kernel=False)
+        acked = max(0, final.bytes_acked - self.base.bytes_acked)
+        return DownloadRecord(start, end, acked, True, final.srtt_ms, final.min_rtt_ms)
 
 
 class Upload:

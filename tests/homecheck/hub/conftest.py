@@ -1,18 +1,14 @@
 """The hub's tests run against real databases the suite starts: a SQLite file per test, and one
-PostgreSQL server per session (Debian's binaries, initdb + pg_ctl in a temporary folder, torn down
-at the end) with a fresh database per test. As root, initdb refuses to run: the server runs as the
-`postgres` system user (runuser). With CI=true a missing PostgreSQL fails the tests."""
+PostgreSQL server per session (labs/postgres.py: Debian's binaries, initdb + pg_ctl in a temporary
+folder, torn down at the end) with a fresh database per test. With CI=true a missing PostgreSQL
+fails the tests."""
 
 from __future__ import annotations
 
-import glob
-import itertools
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,107 +22,27 @@ from homecheck.hub import invites, receipts, service, store
 from homecheck.hub.corroboration import ServerObservations
 from homecheck.hub.profile_store import store_profile
 from homecheck.hub.service import Hub
+from labs.postgres import PostgresUnavailable, TempPostgres
 from reports import json_report
 from tests.support import canned
 from tests.support.environment import need
 
 ROOT = Path(__file__).resolve().parents[3]
 BACKENDS = ("sqlite", "postgresql")
-
-
-def _pg_bin(name: str) -> str | None:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=_version)
-    return found[-1] if found else shutil.which(name)
-
-
-def _version(path: str) -> int:
-    part = Path(path).parts[-3]
-    return int(part) if part.isdigit() else 0
-
-
-@dataclass
-class PostgresServer:
-    port: int
-    names: Iterator[int]
-    template: str | None = None  # a database already migrated, copied for each test
-
-    def fresh_database(self, *, migrated: bool = True) -> str:
-        """A new database; `migrated` copies the migrated template (CREATE DATABASE ... TEMPLATE,
-        a file copy inside the server), so each test does not pay for the migrations again."""
-        name = f"hub_test_{next(self.names)}"
-        if migrated and self.template is None:
-            self.template = "hub_template"
-            self._create(self.template, None)
-            store.open_store(self._url(self.template)).close()
-        self._create(name, self.template if migrated else None)
-        return self._url(name)
-
-    def _url(self, name: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
-
-    def _create(self, name: str, template: str | None) -> None:
-        import psycopg
-
-        with psycopg.connect(
-            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
-        ) as conn:
-            conn.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
-
-
-def _user_exists(name: str) -> bool:
-    import pwd
-
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+PostgresServer = TempPostgres  # the name the hub's tests know it by
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    need(
-        initdb is not None and pg_ctl is not None,
-        "PostgreSQL is not installed (apt-get install postgresql)",
-    )
-    assert initdb is not None and pg_ctl is not None
-    as_user: list[str] = []
-    folder = Path(tempfile.mkdtemp(prefix="homecheck-pg-"))
-    if os.geteuid() == 0:
-        need(shutil.which("runuser") is not None, "runuser is missing (to run initdb as postgres)")
-        need(_user_exists("postgres"), "no postgres user (Debian's postgresql package makes it)")
-        as_user = ["runuser", "-u", "postgres", "--"]
-        shutil.chown(folder, "postgres")
-    data = folder / "data"
-    port = _free_port()
-    done = subprocess.run(
-        [*as_user, initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-         "--no-sync"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    need(done.returncode == 0, f"initdb failed: {done.stderr.strip()[-300:]}")
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off"
-    started = subprocess.run(
-        [*as_user, pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w",
-         "-t", "60", "start"],
-        capture_output=True, text=True, timeout=90, check=False,
-    )  # fmt: skip
-    need(started.returncode == 0, f"pg_ctl start failed: {started.stderr.strip()[-300:]}")
+def postgres() -> Iterator[TempPostgres]:
     try:
-        yield PostgresServer(port, itertools.count())
+        server = TempPostgres.start()
+    except PostgresUnavailable as exc:
+        need(False, str(exc))
+        raise
+    try:
+        yield server
     finally:
-        subprocess.run(
-            [*as_user, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"],
-            capture_output=True, timeout=60, check=False,
-        )  # fmt: skip
-        shutil.rmtree(folder, ignore_errors=True)
+        server.stop()
 
 
 @pytest.fixture(scope="session")

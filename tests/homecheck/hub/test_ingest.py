@@ -227,3 +227,27 @@ def test_every_refusal_has_its_own_reason_and_a_4xx_status() -> None:
     assert set(REFUSALS.values()) == set(Refused)  # every reason is tested above
     assert len({r.value for r in Refused}) == len(Refused) == 12  # no member is an alias
     assert all(400 <= r.status < 500 for r in Refused)
+
+
+@pytest.mark.parametrize(
+    "point", [[1], [1, 2, 3], ["1", 2], [True, 2], [1, False], [1, "2"], {"x": 1}, [1, None]]
+)
+def test_series_points_are_checked_as_the_schema_says(point: object) -> None:
+    """The points of a series are checked by a loop, not jsonschema (speed): it must say what
+    the schema says, point by point."""
+    from jsonschema import Draft202012Validator
+
+    from reports import json_report
+
+    data = json.loads(report_body())
+    probe = next(p for p in data["probes"] if p["series"])
+    probe["series"][0]["points"][0] = point
+    body = receipts.canonical_json(data)
+    schema_says_valid = Draft202012Validator(json_report.schema()).is_valid(data)
+    try:
+        ingest.parse_submission(body)
+    except ingest.Refusal as refusal:
+        assert refusal.reason is Refused.SCHEMA_INVALID
+        assert not schema_says_valid
+    else:
+        assert schema_says_valid
