@@ -25,7 +25,7 @@ run: install run-debs
 # The measuring tests alone first, then the rest on 3 workers (tests/conftest.py says why).
 test: install test-debs
 	$(BIN)/python -m pytest -q -m serial
-	$(BIN)/python -m pytest -q -m "not serial" -n 3
+	$(BIN)/python -m pytest -q -m "not serial" -n 3 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .
