@@ -10,6 +10,7 @@ import pytest
 
 from labs.audio.virtual_mic import VirtualMic, tools_missing
 from labs.network import Link, LinkSpec, check_environment
+from labs.postgres import PostgresUnavailable, TempPostgres
 from tests.support.environment import need
 from tests.support.serve import Served, start_serve, stop_serve
 
@@ -71,6 +72,21 @@ def lab() -> Iterator[Callable[[LinkSpec], Link]]:
     yield make
     for link in links:
         link.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[TempPostgres]:
+    """One PostgreSQL server (Debian's binaries, initdb + pg_ctl in a temporary folder) for the
+    whole run of the hub's and the dashboard's tests; each test takes a fresh database of it."""
+    try:
+        server = TempPostgres.start()
+    except PostgresUnavailable as exc:
+        need(False, str(exc))
+        raise
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

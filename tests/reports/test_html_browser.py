@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,25 +24,11 @@ import pytest
 
 from homecheck.model import Report
 from reports import OutputFormat, render
+from tests.support.browser import start_chromium
 from tests.support.canned import HOSTILE_DEVICE, HOSTILE_PROCESS
-from tests.support.environment import need
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-FLAGS = (
-    "--headless",
-    "--no-sandbox",  # we run as root in CI; Chromium refuses its sandbox as root
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--hide-scrollbars",
-    "--window-size=1200,900",
-)
 
 # Chart title -> the axis texts it must carry (label with unit).
 CHARTS = {
@@ -106,29 +91,8 @@ def server() -> Iterator[_Server]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    need(
-        Path(CHROMIUM).is_file()
-        and Path(CHROMEDRIVER).is_file()
-        and bool(shutil.which("chromium")),
-        "Chromium is not installed (Debian packages chromium and chromium-driver; `make test` "
-        "installs them as root)",
-    )
-    from selenium import webdriver
-    from selenium.common.exceptions import WebDriverException
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = None
-    try:
-        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    except WebDriverException as exc:
-        need(False, f"headless Chromium did not start: {exc.msg}")
+    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"), performance_log=True)
+    driver.set_window_size(1200, 900)  # the width these checks were written for
     yield driver
     driver.quit()
 

@@ -27,7 +27,11 @@ FLAGS = (
 )
 
 
-def start_chromium(profile_dir: Path, download_dir: Path | None = None) -> Any:
+def start_chromium(
+    profile_dir: Path, download_dir: Path | None = None, *, performance_log: bool = False
+) -> Any:
+    """Headless Chromium with its own profile folder; `performance_log` keeps the DevTools
+    network events (which requests a page made) as well as the console's."""
     need(
         Path(CHROMIUM).is_file()
         and Path(CHROMEDRIVER).is_file()
@@ -45,7 +49,8 @@ def start_chromium(profile_dir: Path, download_dir: Path | None = None) -> Any:
     for flag in FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile_dir}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    logs = {"browser": "ALL", **({"performance": "ALL"} if performance_log else {})}
+    options.set_capability("goog:loggingPrefs", logs)
     if download_dir is not None:
         options.add_experimental_option(
             "prefs",

@@ -19,10 +19,8 @@ import pytest
 
 from homecheck.hub import accounts, store
 from homecheck.hub.accounts import Role
-from labs.postgres import PostgresUnavailable, TempPostgres
 from tests.support.browser import sign_in, start_chromium
 from tests.support.dashboard import Client
-from tests.support.environment import need
 from tests.support.serve import Served, start_serve, stop_serve
 
 ADMIN = ("admin@example.org", "admin password 1")
@@ -96,16 +94,3 @@ def signed_in_browser(served: Dashboard, browser: Any) -> Any:
     with tests.support.browser.sign_in where a test needs it)."""
     sign_in(browser, served.url, *RECRUITER)
     return browser
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[TempPostgres]:
-    try:
-        server = TempPostgres.start()
-    except PostgresUnavailable as exc:
-        need(False, str(exc))
-        raise
-    try:
-        yield server
-    finally:
-        server.stop()

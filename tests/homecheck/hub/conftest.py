@@ -22,27 +22,13 @@ from homecheck.hub import invites, receipts, service, store
 from homecheck.hub.corroboration import ServerObservations
 from homecheck.hub.profile_store import store_profile
 from homecheck.hub.service import Hub
-from labs.postgres import PostgresUnavailable, TempPostgres
+from labs.postgres import TempPostgres
 from reports import json_report
 from tests.support import canned
-from tests.support.environment import need
 
 ROOT = Path(__file__).resolve().parents[3]
 BACKENDS = ("sqlite", "postgresql")
 PostgresServer = TempPostgres  # the name the hub's tests know it by
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[TempPostgres]:
-    try:
-        server = TempPostgres.start()
-    except PostgresUnavailable as exc:
-        need(False, str(exc))
-        raise
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
