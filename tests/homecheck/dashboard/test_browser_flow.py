@@ -5,8 +5,9 @@ with the verdicts the server judged, filter and search narrow the list, the CSV 
 delete removes the candidate from the pages and the database. Screenshots go to the test's tmp
 dir.
 
-The invite is made with `homecheck admin invite` (the dashboard's invite page is h14b's part of
-issue 14; this test moves to it when it lands)."""
+The candidate who runs is invited from the dashboard's invite page (the link shown once, read
+from its field); the two others with `homecheck admin invite`, as an employer's script would. After
+the run, the candidate's page shows the run on its charts."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from sqlalchemy import func, select
 from homecheck.hub import store
 from homecheck.hub.models import AuditEntry, Invite, Submission, TestSession
 from homecheck.model import Verdict
+from reports.scales import fmt
 from reports.vocabulary import VERDICT_WORDS, area_title
 from tests.homecheck.dashboard.conftest import RECRUITER, Dashboard, serve_dashboard
 from tests.homecheck.hub.conftest import homecheck
@@ -128,8 +130,20 @@ def test_recruiter_flow(
     assert driver.current_url == f"{base}/dashboard/candidates"
     assert RECRUITER[0] in driver.find_element(By.CSS_SELECTOR, ".bar .who").text
 
-    # 2. Invites (the CLI until the invite page lands), and a real run that submits.
-    link = _invite(dashboard, "Ann Lee", "ann@example.org")
+    # 2. Invites: Ann's from the invite page, the others by the CLI; a real run that submits.
+    driver.get(f"{base}/dashboard/invites")
+    driver.find_element(By.ID, "candidate").send_keys("Ann Lee")
+    driver.find_element(By.ID, "email").send_keys("ann@example.org")
+    profile = Select(driver.find_element(By.ID, "profile"))
+    (voice,) = [o for o in profile.options if o.text.startswith("voice ")]
+    profile.select_by_visible_text(voice.text)
+    navigate(
+        driver,
+        driver.find_element(By.CSS_SELECTOR, "form[action='/dashboard/invites'] button").click,
+    )
+    link = driver.find_element(By.ID, "link-1").get_attribute("value")
+    assert link.startswith(f"{base}/i/"), link
+    driver.save_screenshot(str(shots / "2-invited.png"))
     _invite(dashboard, "Bo Chen", "bo@example.org")
     _invite(dashboard, HOSTILE, "eve@example.org")
     report_path = tmp_path / "report.json"
@@ -166,6 +180,24 @@ def test_recruiter_flow(
     assert "NO RUN YET" in rows["Bo Chen"].text
     driver.save_screenshot(str(shots / "2-list.png"))
     assert _problems(driver) == []
+
+    # The candidate's page: the run on the charts by hour of day, each with its table.
+    navigate(driver, ann.find_element(By.CSS_SELECTOR, "th[scope=row] a").click)
+    assert driver.current_url == f"{base}/dashboard/candidates/{invite_id}"
+    figures = driver.find_elements(By.CSS_SELECTOR, "figure.hour-chart")
+    assert len(figures) == 6
+    download = figures[0]
+    assert len(download.find_elements(By.CSS_SELECTOR, "svg.chart .point")) == 1
+    (row,) = download.find_elements(By.CSS_SELECTOR, "table.numbers tbody tr")
+    measured = next(
+        m["value"]
+        for p in report["probes"]
+        for m in p["measurements"]
+        if m["metric"] == "network.download_mbps"
+    )
+    assert fmt(measured) in row.text.split(), (measured, row.text)  # as the tables write it
+    driver.save_screenshot(str(shots / "2-candidate.png"))
+    driver.get(f"{base}/dashboard/candidates")
 
     # 4. Filter and search narrow the list (the form, as a recruiter uses it).
     Select(driver.find_element(By.ID, "verdict")).select_by_value(stored.overall)
@@ -222,7 +254,8 @@ def test_recruiter_flow(
         opened.close()
     assert {"sign_in", "export", "delete_candidate"} <= set(actions)
     assert sorted(p.name for p in shots.iterdir()) == [
-        "1-sign-in.png", "2-list.png", "3-searched.png", "4-delete.png",
+        "1-sign-in.png", "2-candidate.png", "2-invited.png", "2-list.png", "3-searched.png",
+        "4-delete.png",
     ]  # fmt: skip
 
 

@@ -51,32 +51,41 @@ def test_throughput_within_5_percent_of_iperf3(lab: Lab) -> None:
         result = _probe(link, url, Timing(idle_s=1.0, load_s=5.0))
         after = (link.iperf3(True, seconds=4, omit_s=1), link.iperf3(False, seconds=4, omit_s=1))
         truth_down, truth_up = (before[0] + after[0]) / 2, (before[1] + after[1]) / 2
-        # TCP goodput is ~95.6 % of a tbf rate (1448 payload bytes per 1514-byte frame). A sanity
-        # check of the lab itself:
-        assert 0.90 * 20 < truth_down < 1.03 * 20
-        assert 0.90 * 5 < truth_up < 1.03 * 5
         down = _value(result, "network.download_mbps")
         up = _value(result, "network.upload_mbps")
         attempts.append((down, truth_down, up, truth_up))
-        if down == pytest.approx(truth_down, rel=0.05) and up == pytest.approx(truth_up, rel=0.05):
+        # TCP goodput is ~95.6 % of a tbf rate (1448 payload bytes per 1514-byte frame). A sanity
+        # check of the lab itself: below 90 % the lab was starved (CI saw iperf3 read 17.7 of 20
+        # once), and that attempt judges nothing.
+        lab_ok = 0.90 * 20 < truth_down < 1.03 * 20 and 0.90 * 5 < truth_up < 1.03 * 5
+        if (
+            lab_ok
+            and down == pytest.approx(truth_down, rel=0.05)
+            and up == pytest.approx(truth_up, rel=0.05)
+        ):
             return
     pytest.fail(f"not within 5 % of iperf3 (down, iperf3, up, iperf3) twice: {attempts}")
 
 
 def test_delay_jitter_and_loss_per_direction(lab: Lab) -> None:
     rtt, jitter, loss = 40.0, 4.0, 2.0
-    link = lab(
-        LinkSpec(
-            down_mbps=20,
-            up_mbps=5,
-            rtt_ms=rtt,
-            jitter_ms=jitter,
-            loss_down_pct=loss,
-            loss_up_pct=loss,
-        )
+    spec = LinkSpec(
+        down_mbps=20,
+        up_mbps=5,
+        rtt_ms=rtt,
+        jitter_ms=jitter,
+        loss_down_pct=loss,
+        loss_up_pct=loss,
     )
-    url = link.serve()
-    result = _probe(link, url, Timing(idle_s=1.0, load_s=1.5, window_s=2.0), duration_s=6.0)
+    # The relay that delays the packets is a userspace process: a moment the machine does not
+    # run it (CI once read a 45 ms median on this link) makes the link itself slower than set.
+    # So a second, fresh link is allowed; a probe that is really off is off on both.
+    for attempt in range(2):
+        link = lab(spec)
+        url = link.serve()
+        result = _probe(link, url, Timing(idle_s=1.0, load_s=1.5, window_s=2.0), duration_s=6.0)
+        if _value(result, "network.latency_ms") == pytest.approx(rtt, abs=2.0) or attempt:
+            break
     # The relay delays each way by rtt/2 +- jitter (uniform): the median round trip is the set
     # one, plus ~0.5 ms for the TUN/relay hops and sending 200 bytes at 5 Mbit/s.
     assert _value(result, "network.latency_ms") == pytest.approx(rtt, abs=2.0)
