@@ -332,8 +332,13 @@ def observation_words(observations: Mapping[str, Any]) -> tuple[str, ...]:
     for name, label, unit in _OBSERVED:
         value = getattr(observed, name)
         if value is not None:
-            words.append(f"{label} {value:.3g} {unit}")
+            words.append(f"{label} {_figure(value)} {unit}")
     return tuple(words)
+
+
+def _figure(value: float) -> str:
+    """A figure as a recruiter reads it: 17,800 (not 1.78e+04), 40.3, 0.003."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def advice(report: Report) -> list[FixItem]:

@@ -60,6 +60,11 @@ def test_every_run_in_order_with_verdicts_and_valid_receipts(hub: Hub) -> None:
     )
     assert "disagree" in runs.corroboration_summary(False)
     assert runs.observation_words(second.observations)[0] == "download 41 Mbit/s"
+    # Loopback-sized figures in plain digits, as a recruiter reads them.
+    assert runs.observation_words({"download_mbps": 17_812.4, "rtt_ms": 0.003}) == (
+        "download 17,812 Mbit/s",
+        "round-trip delay of the loaded connection 0.003 ms",
+    )
     # The figures the charts place by hour come from the stored bytes.
     assert [r.figures()[Metric.DOWNLOAD_MBPS] for r in found.runs] == [41.0, 3.0]
     assert second.started_at is not None and second.started_at.hour == 20
