@@ -38,7 +38,9 @@ def test_delay_and_jitter_are_sub_millisecond_right_with_a_coarse_clock(
     assert isinstance(stream, dict) and stream["timestamps"] == "process"
     quiet = stream["quiet"]
     assert isinstance(quiet, dict)
-    # With the 15.6 ms clock the round trips read 0 or 15.6 ms and the jitter ~5 ms.
+    # With the 15.6 ms clock the round trips read 0 or 15.6 ms and the jitter ~5 ms. On the fine
+    # clock loopback's jitter is ~0.1 ms; a busy moment of a shared CI machine has read 1.38 ms:
+    # 2.5 ms still tells the two clocks apart.
     assert 0 < float(quiet["rtt_min_ms"]) <= float(values["network.latency_ms"]) < 2  # type: ignore[arg-type]
-    assert float(values["network.jitter_up_ms"]) < 1  # type: ignore[arg-type]
-    assert float(values["network.jitter_down_ms"]) < 1  # type: ignore[arg-type]
+    assert float(values["network.jitter_up_ms"]) < 2.5  # type: ignore[arg-type]
+    assert float(values["network.jitter_down_ms"]) < 2.5  # type: ignore[arg-type]

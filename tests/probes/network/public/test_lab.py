@@ -118,25 +118,41 @@ def link(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Link, dict[
 def test_throughput_within_10_percent_of_iperf3(link: tuple[Link, dict[str, str]]) -> None:
     lab, env = link
     streams = SpeedtestSettings().streams  # iperf3 with as many streams as homecheck
-    down_truth = lab.iperf3(download=True, seconds=4, streams=streams)
-    up_truth = lab.iperf3(download=False, seconds=4, streams=streams)
 
-    report, terminal, elapsed = homecheck_in(lab.client_ns, "--dns-names", "crm.test,voip.test",
-                                             env=env)  # fmt: skip
+    def truth() -> tuple[float, float]:
+        return (
+            lab.iperf3(download=True, seconds=4, streams=streams),
+            lab.iperf3(download=False, seconds=4, streams=streams),
+        )
 
-    network = next(p for p in report["probes"] if p["name"] == "network")
-    values = {m["metric"]: m["value"] for m in network["measurements"]}
-    print(
-        f"\niperf3 down {down_truth:.2f} up {up_truth:.2f}; homecheck down "
-        f"{values['network.download_mbps']} up {values['network.upload_mbps']} Mbit/s; "
-        f"{network['duration_s']:.1f} s in the probe, {elapsed:.1f} s in all"
-    )
-    assert network["reason"] is None
-    # A correctness bound: the figures are this link's. The accuracy target (0.97-1.03 of iperf3,
-    # spread <= 2 %) is bench/speedtest_accuracy.py's, on a quiet machine; under a loaded suite one
-    # run read 0.943 of iperf3 on the upload here.
-    assert values["network.download_mbps"] == pytest.approx(down_truth, rel=0.10)
-    assert values["network.upload_mbps"] == pytest.approx(up_truth, rel=0.10)
+    # The truth is iperf3 before and after the run, and a second attempt is allowed: a busy moment
+    # of a shared CI machine once left one iperf3 run at 17.4 on this 20 Mbit/s link while
+    # homecheck read 19.25 (as the employer path's lab test does). A probe that is off is off twice.
+    attempts = []
+    for _ in range(2):
+        before = truth()
+        report, terminal, elapsed = homecheck_in(lab.client_ns, "--dns-names",
+                                                 "crm.test,voip.test", env=env)  # fmt: skip
+        after = truth()
+        down_truth, up_truth = (before[0] + after[0]) / 2, (before[1] + after[1]) / 2
+        network = next(p for p in report["probes"] if p["name"] == "network")
+        assert network["reason"] is None
+        values = {m["metric"]: m["value"] for m in network["measurements"]}
+        print(
+            f"\niperf3 down {down_truth:.2f} up {up_truth:.2f}; homecheck down "
+            f"{values['network.download_mbps']} up {values['network.upload_mbps']} Mbit/s; "
+            f"{network['duration_s']:.1f} s in the probe, {elapsed:.1f} s in all"
+        )
+        attempts.append((values["network.download_mbps"], down_truth,
+                         values["network.upload_mbps"], up_truth))  # fmt: skip
+        # A correctness bound: the figures are this link's. The accuracy target (0.97-1.03 of
+        # iperf3, spread <= 2 %) is bench/speedtest_accuracy.py's, on a quiet machine.
+        if values["network.download_mbps"] == pytest.approx(down_truth, rel=0.10) and values[
+            "network.upload_mbps"
+        ] == pytest.approx(up_truth, rel=0.10):
+            break
+    else:
+        pytest.fail(f"not within 10 % of iperf3 (down, iperf3, up, iperf3) twice: {attempts}")
     assert values["network.latency_ms"] < 5  # a veth pair: well under a millisecond
     assert values["network.loaded_latency_increase_ms"] > 10  # the 50 ms queues fill
     assert values["network.mos"] > 4.0
