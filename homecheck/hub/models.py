@@ -64,7 +64,11 @@ class StoredProfile(Base):
     """One version of a profile: the TOML exactly as given, validated by homecheck.profiles."""
 
     __tablename__ = "profiles"
-    __table_args__ = (UniqueConstraint("name", "version"),)
+    __table_args__ = (
+        UniqueConstraint("name", "version"),
+        # The same content is one version (migration 0004 says why).
+        Index("uq_profiles_name_sha256", "name", "sha256", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))

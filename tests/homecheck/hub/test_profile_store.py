@@ -149,3 +149,40 @@ def test_profiles_stored_at_once_by_several_writers_get_distinct_versions(hub: H
     with hub.store.sessions() as session:
         rows = session.execute(select(StoredProfile.name, StoredProfile.version)).all()
     assert len(rows) == 5
+
+
+def test_migration_0004_merges_a_profile_stored_twice(hub: Hub) -> None:
+    """A database from before 0004 may hold one content twice (the race above); upgrading keeps
+    the first row, moves the invites pinned to the copy onto it, and then refuses a second."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import update
+    from sqlalchemy.exc import IntegrityError
+
+    from homecheck.hub.models import Invite, StoredProfile
+    from homecheck.hub.store import MIGRATIONS
+    from tests.homecheck.hub.conftest import invite
+
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    with hub.store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0003")
+    invited = invite(hub)  # stores the built-in voice profile as version 1
+    with hub.store.sessions.begin() as session:
+        first = session.scalars(select(StoredProfile)).one()
+        copy = StoredProfile(name=first.name, version=2, toml=first.toml, sha256=first.sha256)
+        session.add(copy)
+        session.flush()
+        session.execute(
+            update(Invite).where(Invite.id == invited.invite_id).values(profile_id=copy.id)
+        )
+        first_id = first.id
+    with hub.store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    with hub.store.sessions() as session:
+        assert [p.id for p in session.scalars(select(StoredProfile))] == [first_id]
+        assert session.get_one(Invite, invited.invite_id).profile_id == first_id
+    with pytest.raises(IntegrityError), hub.store.sessions.begin() as session:
+        session.add(StoredProfile(name=first.name, version=3, toml=first.toml, sha256=first.sha256))
