@@ -22,9 +22,10 @@ run: install run-debs
 	@# 1 (not ready) and 2 (incomplete) are answers, not errors of `make`.
 	@$(BIN)/homecheck run; code=$$?; echo "homecheck exit code: $$code"; [ $$code -le 2 ]
 
-# The measuring tests alone first, then the rest on 3 workers (tests/conftest.py says why).
+# The measuring tests alone first (a failure must repeat: --reruns 1), then the rest on 3
+# workers (tests/conftest.py says why).
 test: install test-debs
-	$(BIN)/python -m pytest -q -m serial
+	$(BIN)/python -m pytest -q -m serial --reruns 1
 	$(BIN)/python -m pytest -q -m "not serial" -n 3 --dist loadfile
 
 lint: install
