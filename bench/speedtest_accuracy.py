@@ -1,6 +1,7 @@
 """Bench (run by hand, as root): the public backends against iperf3 on shaped lab links.
 
-    .venv/bin/python -m bench.speedtest_accuracy [--backend speedtest] [--grid square|full]
+    .venv/bin/python -m bench.speedtest_accuracy [--backend all|speedtest|cloudflare]
+                                                 [--grid square|full]
                                                  [--links 25/5/80/1,...] [--runs 3]
 
 The lab grid of issue 15: 5/1, 25/5, 100/20 Mbit/s; 20, 80, 200 ms round trip; 0, 1, 3 % loss
@@ -9,7 +10,8 @@ The lab grid of issue 15: 5/1, 25/5, 100/20 Mbit/s; 20, 80, 200 ms round trip; 0
 RTT x loss pair once. Links: labs.network (tc tbf per direction with 50 ms queues, the TUN
 relay's delay, iptables random loss).
 
-Per link: iperf3's TCP goodput with the backend's stream count (8, -P 8, 6 s after 2 s omitted) as
+Per link, for each backend (all of them by default, on the same link and against the same truth):
+iperf3's TCP goodput with the backend's stream count (8, -P 8, 6 s after 2 s omitted) as
 the throughput truth, before and after homecheck (their mean; their ratio shows how much the truth
 itself moves on that link); then the backend's stand-in on the far side
 (labs/network/speedtest_fake.py for speedtest; labs/network/cloudflare_fake.py, reached by its real
@@ -261,7 +263,11 @@ def _iperf3(link: Link, download: bool, tries: int = 3) -> float:
 
 
 # --- one link ------------------------------------------------------------------------------------
-def run_case(case: Case, backend: Backend, runs: int, with_old: bool) -> dict[str, Any]:
+def run_case(
+    case: Case, backends: dict[str, Backend], runs: int, with_old: bool
+) -> list[dict[str, Any]]:
+    """Each backend's runs on one link, against the same iperf3 truth (before and after all of
+    them): a row per backend."""
     with Link(case.spec()) as link:
         truths: dict[str, list[float]] = {"down": [], "up": []}
 
@@ -270,17 +276,20 @@ def run_case(case: Case, backend: Backend, runs: int, with_old: bool) -> dict[st
                 truths[way].append(_iperf3(link, way == "down"))
 
         truth()
-        hc, old = [], None
-        with backend.stand_in(link), link.client():
-            for _ in range(runs):
-                hc.append(backend.homecheck(link))
-            if with_old and backend.old is not None:
-                try:
-                    old = backend.old()
-                except Exception as exc:  # the old method failing is a result, not a crash
-                    old = {"error": f"{type(exc).__name__}: {exc}"}
+        rows = []
+        for name, backend in backends.items():
+            hc, old = [], None
+            with backend.stand_in(link), link.client():
+                for _ in range(runs):
+                    hc.append(backend.homecheck(link))
+                if with_old and backend.old is not None:
+                    try:
+                        old = backend.old()
+                    except Exception as exc:  # the old method failing is a result, not a crash
+                        old = {"error": f"{type(exc).__name__}: {exc}"}
+            rows.append({"case": case, "backend": name, "iperf": truths, "hc": hc, "old": old})
         truth()
-    return {"case": case, "iperf": truths, "hc": hc, "old": old}
+    return rows
 
 
 def _ratio_and_spread(values: list[float | None], truth: float) -> tuple[float, float, str]:
@@ -316,20 +325,26 @@ def print_row(row: dict[str, Any]) -> None:
     wall = max(r["wall"] for r in row["hc"])
     setup = max(r["setup"] for r in row["hc"])
     print(
-        f"{case.name:>18} | {cells[0]} | {cells[1]} | {rtt:6.1f} {_flag(rtt_ok):>4} | "
+        f"{row['backend']:>10} {case.name:>18} | {cells[0]} | {cells[1]} | "
+        f"{rtt:6.1f} {_flag(rtt_ok):>4} | "
         f"{wall:5.1f} {_flag(wall <= TARGET_PHASE_S):>4} (setup {setup:.1f})"
     )
     for r in row["hc"]:
         if r["reason"]:
-            print(f"{'':>18}   homecheck: {r['reason']}")
+            print(f"{'':>29}   homecheck: {r['reason']}")
     if row["old"] and "error" in row["old"]:
-        print(f"{'':>18}   speedtest-cli: {row['old']['error']}")
+        print(f"{'':>29}   speedtest-cli: {row['old']['error']}")
     sys.stdout.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--backend", choices=sorted(BACKENDS), default="speedtest")
+    parser.add_argument(
+        "--backend",
+        choices=[*sorted(BACKENDS), "all"],
+        default="all",
+        help="the public backend to measure, or all of them on each link (the default)",
+    )
     parser.add_argument("--grid", choices=("square", "full"), default="square")
     parser.add_argument(
         "--links", help="DOWN/UP/RTT[/LOSS] (Mbit/s, Mbit/s, ms, %%), comma-separated"
@@ -348,14 +363,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot build the lab: {problem}", file=sys.stderr)
         return 2
     os.chdir(ROOT)
-    backend = BACKENDS[args.backend]
-    print(f"backend {args.backend}; {STREAMS} streams; iperf3 -P {STREAMS} before and after")
+    backends = BACKENDS if args.backend == "all" else {args.backend: BACKENDS[args.backend]}
+    names = ", ".join(backends)
+    print(f"backends {names}; {STREAMS} streams; iperf3 -P {STREAMS} before and after")
     head = "iperf3 (moved) ratio spread  old  ok"
     print(
-        f"{'link':>18} | {'download: ' + head:<47} | {'upload: ' + head:<47} | {'RTT':>11} | wall"
+        f"{'backend':>10} {'link':>18} | {'download: ' + head:<47} | "
+        f"{'upload: ' + head:<47} | {'RTT':>11} | wall"
     )
     for case in cases:
-        print_row(run_case(case, backend, args.runs, not args.no_old))
+        for row in run_case(case, backends, args.runs, not args.no_old):
+            print_row(row)
     print(
         f"targets: ratio {TARGET_RATIO[0]}-{TARGET_RATIO[1]} of iperf3 (mean of the runs), spread "
         f"<= {TARGET_SPREAD:.0%}, RTT within 1 ms or 2 %, phase <= {TARGET_PHASE_S:g} s; old = "

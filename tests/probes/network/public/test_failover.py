@@ -35,7 +35,12 @@ from labs.network.link import ROOT, VETH
 from labs.network.netns import in_ns
 from tests.support.environment import need
 
-pytestmark = pytest.mark.root
+# Run beside other tests (make test's second pass, tests/conftest.py), where a second attempt is
+# allowed (pytest-rerunfailures): these check which service measured and why, and the Cloudflare
+# figures only to within 15 % of the set rate, yet once, in CI beside two busy workers, Cloudflare
+# read 8.48 on the 10 Mbit/s link. A failover that is really wrong fails both attempts; the
+# figures' accuracy is bench/speedtest_accuracy.py's, on a quiet machine.
+pytestmark = [pytest.mark.root, pytest.mark.flaky(reruns=1)]
 
 DOWN_MBIT, UP_MBIT = 10.0, 4.0
 CLOUDFLARE_ADDR = "198.18.0.3"
