@@ -49,6 +49,7 @@ advice to use an employer server. The default thresholds live in the profiles
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import threading
 import time
@@ -62,7 +63,7 @@ from homecheck.model import Direction, Phase, ProbeResult
 from homecheck.probe import ProbeContext
 from probes.network.public import transfers, trust
 from probes.network.public.errors import GIVE_UP, SPEEDTEST_FAILURES, NoServers, why
-from probes.network.public.rtt_sampler import RttSampler
+from probes.network.public.rtt_sampler import RttSampler, resolve
 from probes.network.public.run import (
     PublicRun,
     Stopped,
@@ -179,9 +180,14 @@ def _measure(run: PublicRun[SpeedtestSettings]) -> None:
     # Sponsor and city only: the distance would tell where the candidate lives.
     run.details["server"] = f"{best.get('sponsor', '?')} ({best.get('name', '?')})"
 
-    # The sampler looks the server's name up and tries ICMP for up to a second first.
+    # The server's name looked up once, for the delay probes and every stream
+    # (transfers.Server.address says why); the sampler tries ICMP for up to a second first.
+    address = run.bounded(lambda: resolve(server.host, server.port), settings.socket_timeout_s)
+    server = dataclasses.replace(server, address=address)
     sampler = run.bounded(
-        lambda: RttSampler(server.host, server.port, interval_s=settings.probe_interval_s),
+        lambda: RttSampler(
+            server.host, server.port, interval_s=settings.probe_interval_s, address=address
+        ),
         settings.socket_timeout_s,
     )
     sampler.start()

@@ -40,7 +40,7 @@ SPEEDTEST_FAILURES: tuple[type[BaseException], ...] = (
 
 class OutOfTime(Exception):
     def __init__(self, seconds: float) -> None:
-        super().__init__(f"did not answer within {seconds:g} s")
+        super().__init__(f"did not answer within {round(seconds, 1):g} s")
         self.seconds = seconds
 
 

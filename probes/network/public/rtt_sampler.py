@@ -93,8 +93,11 @@ class RttSampler:
         interval_s: float = 0.05,
         timeout_s: float = 1.0,
         try_icmp: bool = True,
+        address: tuple[int, tuple[str, int]] | None = None,
     ) -> None:
-        self.family, self.address = resolve(host, port)
+        # `address`: (family, (address, port)) already looked up, so the probes meet the machine
+        # the transfers do.
+        self.family, self.address = address or resolve(host, port)
         self.interval_s = interval_s
         self.timeout_s = timeout_s
         self.phase = Phase.IDLE

@@ -72,12 +72,17 @@ class CountedBy(StrEnum):
 @dataclass(frozen=True)
 class Server:
     """Where the streams go. `tls` makes a TLS context per connection (truststore holds one lock
-    around each handshake of a context: streams sharing one would connect one after another)."""
+    around each handshake of a context: streams sharing one would connect one after another).
+    `address` (family, (address, port)), when given, is where every stream connects, the name
+    being used for the Host header and TLS only: a backend looks its server up once, so the
+    streams and the delay probes meet the same machine (a service's name can have several
+    addresses) and a lost DNS answer costs one lookup's retry, not one per phase."""
 
     scheme: str
     host: str
     port: int
     tls: Callable[[], ssl.SSLContext] | None = None
+    address: tuple[int, tuple[str, int]] | None = None
 
     @classmethod
     def from_url(cls, url: str, tls: Callable[[], ssl.SSLContext] | None = None) -> Server:
@@ -529,7 +534,7 @@ def _run(
     """Run the streams until the deadline, sampling `total()` every 100 ms, and end on a stall:
     `progress()` unchanged for STALL_S (or half a shorter phase), or every request refused."""
     try:
-        address = _resolve(server)
+        address = server.address or _resolve(server)
     except OSError as exc:
         transfer.errors.append(_describe(exc))
         transfer.stalled = True
